@@ -46,8 +46,16 @@ export interface EventSource {
 }
 
 export interface AuditEvent {
-  /** Stable id: the app's own event id when it has one, else a hash of source identity + offset. */
+  /**
+   * Stable id derived from the source identity + byte offset (event/canonical.ts `eventId`),
+   * so re-reading a line after a crash yields the same id. Used for de-duplication.
+   */
   id: string;
+  /**
+   * The app's own event id, kept for correlation only: ids from two installs of the same
+   * app can collide, so they are never used for de-duplication. Null when the app wrote none.
+   */
+  app_event_id: string | null;
   /** ISO 8601 UTC with milliseconds. */
   timestamp: string;
   product: string;

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * auditshipper command line. Thin: parse flags, call the command, map the outcome to the
+ * exit codes of the CLI contract (0 ok, 1 invalid input or config, 2 usage, 3 runtime failure).
+ */
+import { parseArgs } from 'node:util';
+import { dlqCommand } from './dlq.js';
+import { EXIT, UsageError } from './common.js';
+import { routeCommand } from './route.js';
+import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
+import { validateCommand } from './validate.js';
+
+const USAGE = `usage: auditshipper <command> [options]
+
+commands:
+  run      [-c FILE]                       run the agent
+  validate [-c FILE]                       check a config; file:line:col errors, exit 1 if invalid
+  route    [-c FILE] [FILE|-] [--source NAME] [--explain] [--json]
+                                           dry run: redacted event and target sinks per input line
+  status   [-c FILE] [--json]              queue depth, oldest pending, DLQ, file checkpoints
+  dlq      list|replay|purge [-c FILE] [--sink S] [--id N] [--before DATE] [--json]
+
+config search: -c, $AUDITSHIPPER_CONFIG, ./auditshipper.yaml, /etc/auditshipper/auditshipper.yaml,
+then the embedded default.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command ? EXIT.ok : EXIT.usage;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean' },
+      explain: { type: 'boolean' },
+      source: { type: 'string' },
+      sink: { type: 'string' },
+      id: { type: 'string' },
+      before: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  switch (command) {
+    case 'run':
+      return runCommand(values);
+    case 'validate':
+      return validateCommand(values);
+    case 'route':
+      return routeCommand({ ...values, input: positionals[0] });
+    case 'status':
+      return statusCommand(values);
+    case 'dlq':
+      return dlqCommand(positionals[0], values);
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    process.stderr.write(`auditshipper: ${(err as Error).message}\n`);
+    process.exitCode = EXIT.runtime;
+  },
+);

@@ -1,0 +1,17 @@
+/** `auditshipper run [-c FILE]`: run the agent until SIGTERM/SIGINT (or the end of finite input). */
+import { startAgent } from '../daemon.js';
+import { createLogger, EXIT, loadOrReport } from './common.js';
+
+export async function runCommand(opts: { config?: string }): Promise<number> {
+  const loaded = loadOrReport(opts.config);
+  if (typeof loaded === 'number') return loaded;
+  const logger = createLogger(loaded.config.log.level);
+  try {
+    const agent = await startAgent(loaded, { logger, stdin: process.stdin });
+    return await agent.done;
+  } catch (err) {
+    // Start-up failures (data_dir not writable, port in use, ...) are runtime failures.
+    logger.fatal({ err: (err as Error).message }, 'cannot start');
+    return EXIT.runtime;
+  }
+}

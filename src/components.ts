@@ -1,0 +1,88 @@
+/**
+ * Config → live components. Shared by the daemon, the dry-run commands and reload, so every
+ * path builds parsers, redaction, routes, sources and sinks the same way.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Config, SinkConfig, SourceConfig } from './config/schema.js';
+import { createFramer } from './framing/index.js';
+import { compileParser } from './parse/index.js';
+import { compileRedaction } from './redact/index.js';
+import { compileRoutes } from './route/index.js';
+import type { PipelineParts, RecordParser } from './pipeline.js';
+import { createDemoSource } from './sources/demo.js';
+import { createFileSource } from './sources/file/index.js';
+import { createStdinSource } from './sources/stdin.js';
+import type { Source } from './sources/types.js';
+import type { Store } from './store/store.js';
+import { createDatadogSink } from './sinks/datadog.js';
+import { createFileSink } from './sinks/file.js';
+import { createHttpSink } from './sinks/http.js';
+import { createSplunkHecSink } from './sinks/splunk-hec.js';
+import { createStdoutSink } from './sinks/stdout.js';
+import type { SinkDriver } from './sinks/types.js';
+
+export const HOST = process.env.AUDITSHIPPER_HOSTNAME ?? hostname();
+
+export function buildParser(name: string, src: SourceConfig, cfg: Config): RecordParser {
+  const p = compileParser({ profile: src.profile, profiles: cfg.profiles, host: HOST, source: name });
+  return (record, ctx) => p(record, ctx);
+}
+
+/** Parsers, redaction and routes: the pure, swappable part of the pipeline. */
+export function buildPipelineParts(cfg: Config): PipelineParts {
+  const routes = compileRoutes({ routes: cfg.routes, routes_default: cfg.routes_default, sinks: Object.keys(cfg.sinks) });
+  if (!routes.ok) throw new Error(routes.errors.map((e) => e.message).join('; '));
+  const parsers = new Map<string, RecordParser>();
+  for (const [name, src] of Object.entries(cfg.sources)) parsers.set(name, buildParser(name, src, cfg));
+  return {
+    parsers,
+    redaction: compileRedaction(cfg.redaction),
+    router: routes.router,
+    minSeverity: cfg.audit.min_severity,
+  };
+}
+
+export function buildSource(
+  name: string,
+  src: SourceConfig,
+  deps: { store: Store; logger: Logger; stdin?: NodeJS.ReadableStream },
+): Source {
+  const log = deps.logger.child({ source: name });
+  switch (src.type) {
+    case 'file': {
+      const firstStart = !deps.store.markSourceStarted(name);
+      return createFileSource(name, src, {
+        loadCheckpoints: () => deps.store.loadCheckpoints(name),
+        framerFor: () =>
+          createFramer(src.format, { maxRecordBytes: src.max_line_bytes, partialTimeoutMs: src.partial_timeout }),
+        logger: log,
+        firstStart,
+      });
+    }
+    case 'stdin':
+      return createStdinSource(name, src, {
+        framerFor: () => createFramer(src.format, { maxRecordBytes: src.max_line_bytes }),
+        logger: log,
+        input: deps.stdin as never,
+      });
+    case 'demo':
+      return createDemoSource(name, src);
+  }
+}
+
+export function buildSink(name: string, cfg: SinkConfig, logger: Logger): SinkDriver {
+  const log = logger.child({ sink: name });
+  switch (cfg.type) {
+    case 'file':
+      return createFileSink(name, cfg);
+    case 'stdout':
+      return createStdoutSink(name, cfg);
+    case 'datadog':
+      return createDatadogSink(name, cfg, { logger: log });
+    case 'splunk_hec':
+      return createSplunkHecSink(name, cfg, { logger: log });
+    case 'http':
+      return createHttpSink(name, cfg, { logger: log });
+  }
+}

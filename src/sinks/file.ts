@@ -1,0 +1,250 @@
+/**
+ * `file` sink: NDJSON of AuditEvents on local disk.
+ *
+ * - `path` is a template: strftime parts (%Y %m %d %H %M %S, of the event's timestamp, UTC)
+ *   and event fields (`{{product}}`, `{{source.name}}`). Field values are made path-safe, so
+ *   an event cannot steer a write outside the configured directory.
+ * - Directories are created (0700), files opened append-only with mode 0600.
+ * - A batch is written and fsync'ed before the delivery loop acks it (research/sinks.md §5.5:
+ *   "append mode, fsync at batch boundaries, never truncate in place").
+ * - Optional gzip: each batch is one gzip member; concatenated members are a valid gzip file.
+ * - Optional size rotation: past `rotate.max_size` the file is renamed with a timestamp suffix
+ *   and a new one started; `rotate.max_files` old files are kept per path.
+ * - Write errors (disk full, permissions) are transient verdicts: the rows stay buffered.
+ */
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { z } from 'zod';
+import { zDuration, zSize } from '../config/zod-units.js';
+import { commonSinkKeys } from './common-config.js';
+import type { QueuedEvent, SinkDriver, Verdict } from './types.js';
+
+export const fileSinkSchema = z.strictObject({
+  type: z.literal('file'),
+  /** Path template, e.g. `/var/log/audit/%Y-%m-%d/{{product}}.ndjson`. */
+  path: z.string().min(1),
+  compression: z.enum(['none', 'gzip']).default('none'),
+  /** Close a file nobody wrote to for this long (lets time-partitioned paths and external rotation work). */
+  idle_timeout: zDuration.prefault('30s'),
+  rotate: z
+    .strictObject({
+      max_size: zSize.optional(),
+      max_files: z.number().int().min(1).default(10),
+    })
+    .prefault({}),
+  ...commonSinkKeys({ maxEvents: 1000, maxBytes: 4 * 1024 * 1024, timeout: '1s' }),
+});
+export type FileSinkConfig = z.output<typeof fileSinkSchema>;
+
+type Part = { lit: string } | { field: string[] } | { time: string };
+
+const TIME_PARTS = new Set(['Y', 'm', 'd', 'H', 'M', 'S', 'j']);
+
+/** Split a path template into literal, strftime and field parts; throws on bad syntax. */
+export function compilePathTemplate(template: string): Part[] {
+  const parts: Part[] = [];
+  let lit = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    if (c === '%' && i + 1 < template.length) {
+      const n = template[i + 1]!;
+      if (n === '%') {
+        lit += '%';
+        i++;
+        continue;
+      }
+      if (TIME_PARTS.has(n)) {
+        if (lit) parts.push({ lit });
+        lit = '';
+        parts.push({ time: n });
+        i++;
+        continue;
+      }
+      throw new Error(`unsupported strftime specifier %${n} (supported: %Y %m %d %H %M %S %j %%)`);
+    }
+    if (c === '{' && template[i + 1] === '{') {
+      const end = template.indexOf('}}', i + 2);
+      if (end < 0) throw new Error('unclosed {{ in path template');
+      const field = template.slice(i + 2, end).trim();
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(field)) {
+        throw new Error(`invalid field reference {{${field}}} in path template`);
+      }
+      if (lit) parts.push({ lit });
+      lit = '';
+      parts.push({ field: field.split('.') });
+      i = end + 1;
+      continue;
+    }
+    lit += c;
+  }
+  if (lit) parts.push({ lit });
+  return parts;
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** A field value made safe as one path segment. */
+function safeSegment(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '_';
+  const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '_';
+  const cleaned = s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128);
+  return cleaned === '.' || cleaned === '..' ? '_' : cleaned;
+}
+
+export function renderPath(parts: Part[], event: Record<string, unknown>): string {
+  let out = '';
+  let date: Date | undefined;
+  for (const p of parts) {
+    if ('lit' in p) out += p.lit;
+    else if ('field' in p) {
+      let v: unknown = event;
+      for (const k of p.field) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+      out += safeSegment(v);
+    } else {
+      if (!date) {
+        const t = Date.parse(typeof event.timestamp === 'string' ? event.timestamp : '');
+        date = new Date(Number.isFinite(t) ? t : Date.now());
+      }
+      switch (p.time) {
+        case 'Y':
+          out += pad(date.getUTCFullYear(), 4);
+          break;
+        case 'm':
+          out += pad(date.getUTCMonth() + 1);
+          break;
+        case 'd':
+          out += pad(date.getUTCDate());
+          break;
+        case 'H':
+          out += pad(date.getUTCHours());
+          break;
+        case 'M':
+          out += pad(date.getUTCMinutes());
+          break;
+        case 'S':
+          out += pad(date.getUTCSeconds());
+          break;
+        case 'j': {
+          const start = Date.UTC(date.getUTCFullYear(), 0, 1);
+          out += pad(Math.floor((date.getTime() - start) / 86_400_000) + 1, 3);
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+interface OpenFile {
+  fd: number;
+  size: number;
+  lastWrite: number;
+}
+
+export function createFileSink(name: string, cfg: FileSinkConfig, now: () => number = Date.now): SinkDriver {
+  const parts = compilePathTemplate(cfg.path);
+  const hasFields = parts.some((p) => 'field' in p || 'time' in p);
+  const files = new Map<string, OpenFile>();
+
+  const open = (path: string): OpenFile => {
+    let f = files.get(path);
+    if (f) return f;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const fd = openSync(path, 'a', 0o600);
+    f = { fd, size: statSync(path).size, lastWrite: now() };
+    files.set(path, f);
+    return f;
+  };
+
+  const close = (path: string) => {
+    const f = files.get(path);
+    if (!f) return;
+    files.delete(path);
+    try {
+      closeSync(f.fd);
+    } catch {
+      // already closed
+    }
+  };
+
+  const rotate = (path: string) => {
+    close(path);
+    const d = new Date(now());
+    const stamp =
+      `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}-` +
+      `${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}-${pad(d.getUTCMilliseconds(), 3)}`;
+    renameSync(path, `${path}.${stamp}`);
+    const base = basename(path);
+    const old = readdirSync(dirname(path))
+      .filter((n) => n.startsWith(`${base}.`) && /\.\d{8}-\d{6}-\d{3}$/.test(n))
+      .sort();
+    for (const n of old.slice(0, Math.max(0, old.length - cfg.rotate.max_files))) {
+      unlinkSync(join(dirname(path), n));
+    }
+  };
+
+  const closeIdle = () => {
+    const t = now();
+    for (const [p, f] of files) if (t - f.lastWrite > cfg.idle_timeout) close(p);
+  };
+  const idleTimer = setInterval(closeIdle, Math.min(cfg.idle_timeout, 30_000));
+  idleTimer.unref();
+
+  const writeAll = (fd: number, buf: Buffer) => {
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  };
+
+  return {
+    name,
+    type: 'file',
+    send(batch: QueuedEvent[]): Promise<Verdict> {
+      try {
+        // Group lines by target path, keeping batch order within each file.
+        const groups = new Map<string, string[]>();
+        for (const e of batch) {
+          const path = hasFields ? renderPath(parts, JSON.parse(e.body) as Record<string, unknown>) : cfg.path;
+          let g = groups.get(path);
+          if (!g) groups.set(path, (g = []));
+          g.push(e.body);
+        }
+        for (const [path, lines] of groups) {
+          const text = Buffer.from(lines.join('\n') + '\n');
+          const data = cfg.compression === 'gzip' ? gzipSync(text) : text;
+          let f = open(path);
+          if (cfg.rotate.max_size !== undefined && f.size > 0 && f.size + data.length > cfg.rotate.max_size) {
+            rotate(path);
+            f = open(path);
+          }
+          try {
+            writeAll(f.fd, data);
+          } catch (err) {
+            // Never leave half a line behind: cut the file back to where this write began.
+            try {
+              ftruncateSync(f.fd, f.size);
+            } catch {
+              // the retry appends after whatever is there; ids let readers de-duplicate
+            }
+            throw err;
+          }
+          // Durable before ack: the delivery loop deletes the rows only after this returns.
+          fsyncSync(f.fd);
+          f.size += data.length;
+          f.lastWrite = now();
+        }
+        return Promise.resolve({ kind: 'ok' });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        // Disk full, permissions, a vanished directory: keep the events, retry with backoff.
+        for (const p of [...files.keys()]) close(p);
+        return Promise.resolve({ kind: 'retry', reason: `write failed: ${e.code ?? e.message}` });
+      }
+    },
+    close() {
+      clearInterval(idleTimer);
+      for (const p of [...files.keys()]) close(p);
+      return Promise.resolve();
+    },
+  };
+}

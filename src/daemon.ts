@@ -78,7 +78,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
     });
     metrics.sinkHealthy.set({ sink: name }, 1);
     loops.set(name, loop);
-    if (sc.healthcheck && driver.healthcheck) {
+    if (driver.healthcheck) {
       // Start-up check warns but never blocks: the buffer holds events until the sink works.
       const ac = new AbortController();
       const t = setTimeout(() => ac.abort(), 10_000);

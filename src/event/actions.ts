@@ -183,7 +183,7 @@ const SECURITY_NOUNS = words(
 const CHANGE_VERBS = words(
   'create created add added update updated modify modified edit edited change changed set ' +
     'assign assigned unassign promote promoted demote demoted rotate rotated enable enabled issue ' +
-    'issued generate generated regenerate transfer transferred new rename renamed configure configured',
+    'issued generate generated regenerate transfer transferred rename renamed configure configured',
 );
 
 /** Further warn verbs: lifecycle, deploys and releases, data movement. */
@@ -201,7 +201,17 @@ const INFO_WORDS = words(
     'accessed preview execute executed query download downloaded visit visited',
 );
 
-/** Category by the first matching rule, most specific first. */
+/**
+ * Categories that win wherever their word appears (`user.role_change` is a permission
+ * event, `app.export` an export); otherwise the first word naming an object decides
+ * (`group.member_remove` → group).
+ */
+const OVERRIDING_CATEGORIES: ReadonlySet<Category> = new Set([
+  'authentication',
+  'permission',
+  'export',
+]);
+
 const CATEGORY_RULES: ReadonlyArray<readonly [Category, ReadonlySet<string>]> = [
   [
     'authentication',
@@ -217,7 +227,6 @@ const CATEGORY_RULES: ReadonlyArray<readonly [Category, ReadonlySet<string>]> = 
       'role roles permission permissions perm perms access acl acls privilege privileges policy policies grant',
     ),
   ],
-  // Data leaving the platform outranks the object it left from (`app.export` → export).
   ['export', words('export exported download downloaded')],
   ['user', words('user users member members account accounts invite invitation signup profile')],
   ['group', words('group groups team teams')],
@@ -294,10 +303,19 @@ function classifyByWords(action: string): ActionClass {
   const has = (set: ReadonlySet<string>): boolean => ws.some((w) => set.has(w));
 
   let category: Category = 'other';
-  for (const [name, set] of CATEGORY_RULES) {
-    if (has(set)) {
-      category = name;
-      break;
+  const overriding = CATEGORY_RULES.find(
+    ([name, set]) => OVERRIDING_CATEGORIES.has(name) && has(set),
+  );
+  if (overriding !== undefined) {
+    category = overriding[0];
+  } else {
+    outer: for (const w of ws) {
+      for (const [name, set] of CATEGORY_RULES) {
+        if (set.has(w)) {
+          category = name;
+          break outer;
+        }
+      }
     }
   }
 

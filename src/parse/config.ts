@@ -128,16 +128,29 @@ export const customProfileSchema = z.strictObject({
 });
 export type CustomProfile = z.infer<typeof customProfileSchema>;
 
-const profileNameSchema = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9_-]{0,63}$/,
-    'profile names are 1-64 characters: lower-case letters, digits, `_`, `-`',
-  )
-  .refine((n) => !(BUILTIN_PROFILE_NAMES as readonly string[]).includes(n), {
-    message: `is a built-in profile name (${BUILTIN_PROFILE_NAMES.join(', ')}); choose another name and set \`product\` to override detection for that product`,
-  });
+const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-/** `profiles:` — custom profile name → definition. */
-export const profilesSchema = z.record(profileNameSchema, customProfileSchema);
+/**
+ * `profiles:` — custom profile name → definition. Names are checked in a refinement
+ * (not a key schema) so the message says what is wrong with the name.
+ */
+export const profilesSchema = z
+  .record(z.string(), customProfileSchema)
+  .superRefine((profiles, ctx) => {
+    for (const name of Object.keys(profiles)) {
+      if ((BUILTIN_PROFILE_NAMES as readonly string[]).includes(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `"${name}" is a built-in profile name (${BUILTIN_PROFILE_NAMES.join(', ')}); choose another name and set \`product\` to override detection for that product`,
+        });
+      } else if (!PROFILE_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `invalid profile name "${name}": use 1-64 characters, lower-case letters, digits, \`_\`, \`-\`, starting with a letter or digit`,
+        });
+      }
+    }
+  });
 export type ProfilesConfig = z.infer<typeof profilesSchema>;

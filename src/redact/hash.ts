@@ -16,12 +16,28 @@ export interface Hasher {
   token(value: string): string;
 }
 
+/**
+ * Memoised tokens: the same few users' addresses recur in event after event, and an
+ * HMAC costs microseconds. In-process memory only (the values are in memory anyway);
+ * bounded, cleared when full.
+ */
+const CACHE_LIMIT = 4096;
+const CACHE_MAX_VALUE = 256;
+
 export function createHasher(key: string, keyId: string): Hasher {
   const prefix = `hmac:${keyId}:`;
+  const cache = new Map<string, string>();
   return {
     keyId,
     token(value: string): string {
-      return prefix + createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, HEX_CHARS);
+      let t = cache.get(value);
+      if (t !== undefined) return t;
+      t = prefix + createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, HEX_CHARS);
+      if (value.length <= CACHE_MAX_VALUE) {
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        cache.set(value, t);
+      }
+      return t;
     },
   };
 }

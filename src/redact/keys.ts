@@ -131,7 +131,11 @@ function globs(list: readonly string[]): ((s: string) => boolean) | null {
   return (s: string) => m(s);
 }
 
-export function createKeyClassifier(opts: KeyClassifierOptions): KeyClassifier {
+/**
+ * A classifier for `opts`. With `cacheSize` > 0 results are memoised (cleared when
+ * full); pass 0 when the caller keeps its own cache.
+ */
+export function createKeyClassifier(opts: KeyClassifierOptions, cacheSize = CACHE_LIMIT): KeyClassifier {
   const extra = globs(opts.extraSecret);
   const except = globs(opts.exceptSecret);
   const sql = new Set([...SQL_EXACT_DEFAULT, ...opts.sqlKeys.map(normaliseKey)]);
@@ -163,12 +167,13 @@ export function createKeyClassifier(opts: KeyClassifierOptions): KeyClassifier {
     return bits;
   }
 
+  if (cacheSize <= 0) return classify;
   return (key: string): number => {
     if (key.length > MAX_CACHED_NAME) return classify(key);
     let bits = cache.get(key);
     if (bits === undefined) {
       bits = classify(key);
-      if (cache.size >= CACHE_LIMIT) cache.clear();
+      if (cache.size >= cacheSize) cache.clear();
       cache.set(key, bits);
     }
     return bits;

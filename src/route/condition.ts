@@ -158,7 +158,10 @@ interface ValueMatcher {
   test: (v: unknown) => boolean;
   /** Explain phrase for the outcome: `matches glob "prod-*"` / `does not match glob "prod-*"`. */
   phrase: (ok: boolean) => string;
-  /** Applies to each element of a list-valued field (false only for `exists`). */
+  /**
+   * Applies to each element of a list-valued field. False for `exists` and `null` (about the
+   * field itself) and for mixed lists, whose alternatives each decide for themselves.
+   */
   elementwise: boolean;
 }
 
@@ -491,7 +494,7 @@ function compileAnyOf(
   });
   if (!ok) return undefined;
   // Each alternative sees the raw field value so `exists` inside a list still means the field.
-  const altTests = alts.map((ms) => fieldTest(ms));
+  const altTests = alts.map((ms) => fieldTest(ms, ctx.kind));
   return {
     test: (v) => {
       for (let i = 0; i < altTests.length; i++) if (altTests[i]!(v)) return true;
@@ -502,10 +505,15 @@ function compileAnyOf(
   };
 }
 
+/** Only these kinds can hold a list; the fixed scalar fields skip the per-call Array.isArray. */
+function mayBeList(kind: FieldKind): boolean {
+  return kind === 'list' || kind === 'free';
+}
+
 /** All matchers hold on the field value; elementwise ones look inside list values. */
-function fieldTest(ms: readonly ValueMatcher[]): (v: unknown) => boolean {
+function fieldTest(ms: readonly ValueMatcher[], kind: FieldKind): (v: unknown) => boolean {
   const one = (m: ValueMatcher): ((v: unknown) => boolean) => {
-    if (!m.elementwise) return m.test;
+    if (!m.elementwise || !mayBeList(kind)) return m.test;
     const t = m.test;
     return (v) => {
       if (!Array.isArray(v)) return t(v);
@@ -579,7 +587,7 @@ function compileField(
   }
   if (ms === undefined) return undefined;
   const get: FieldGetter = makeGetter(resolved.segments);
-  const test = fieldTest(ms);
+  const test = fieldTest(ms, resolved.kind);
   const kind = resolved.kind;
   const matchers = ms;
   return {
@@ -587,8 +595,8 @@ function compileField(
     explain: (s) => {
       const v = get(s);
       const phrases = matchers.map((m) => {
-        if (m.elementwise && Array.isArray(v)) {
-          return fieldTest([m])(v)
+        if (m.elementwise && mayBeList(kind) && Array.isArray(v)) {
+          return fieldTest([m], kind)(v)
             ? `has an element that ${m.phrase(true)}`
             : `has no element that ${m.phrase(true)}`;
         }

@@ -7,11 +7,12 @@
  * attacker-influenced field value (query text in `detail`) can grow polynomially with the
  * number of stars. Here `*` matches any run of characters (including `/` and newlines),
  * `?` one character, `[abc]` / `[a-z]` / `[!a-z]` (or `[^a-z]`) one character of a class,
- * and `\` makes the next character literal. Star-only globs run on startsWith / endsWith /
- * indexOf; anything else is translated to RE2 syntax and run by re2js, which is
- * linear in the input.
+ * and `\` makes the next character literal. There are no braces or extglobs.
+ *
+ * Star-only globs run on startsWith / endsWith / indexOf; the others on a matcher whose
+ * tokens each consume one code point and which only ever backtracks to the last star, so
+ * the cost is at most (value length × pattern length), with no allocation.
  */
-import { RE2JS } from 're2js';
 
 /** A string is a glob when it contains one of these; `{ eq: ... }` forces a literal match. */
 export function isGlob(s: string): boolean {
@@ -21,19 +22,13 @@ export function isGlob(s: string): boolean {
 export type GlobResult =
   { ok: true; test: (value: string) => boolean } | { ok: false; message: string };
 
-type Token = { t: 'lit'; s: string } | { t: 'star' } | { t: 'any' } | { t: 'class'; re: string };
-
-const RE2_META = new Set(['\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$']);
-
-function escapeLiteral(s: string): string {
-  let out = '';
-  for (const ch of s) out += RE2_META.has(ch) ? `\\${ch}` : ch;
-  return out;
-}
-
-function classChar(cp: number): string {
-  return `\\x{${cp.toString(16)}}`;
-}
+/** Every token but `star` consumes exactly one code point. */
+type Token =
+  | { t: 'lit'; s: string }
+  | { t: 'star' }
+  | { t: 'any' }
+  /** ranges: [lo0, hi0, lo1, hi1, ...] as code points. */
+  | { t: 'class'; negate: boolean; ranges: number[] };
 
 type Parsed = { ok: true; tokens: Token[] } | { ok: false; message: string };
 
@@ -48,8 +43,9 @@ function parse(pattern: string): Parsed {
   for (let i = 0; i < cps.length; i++) {
     const c = cps[i]!;
     if (c === '\\') {
-      if (i + 1 >= cps.length)
+      if (i + 1 >= cps.length) {
         return { ok: false, message: `glob ${JSON.stringify(pattern)} ends with a lone backslash` };
+      }
       lit += cps[++i]!;
     } else if (c === '*') {
       flush();
@@ -66,11 +62,12 @@ function parse(pattern: string): Parsed {
         negate = true;
         j++;
       }
-      let body = '';
+      const ranges: number[] = [];
       let first = true;
       let closed = false;
       while (j < cps.length) {
         let ch = cps[j]!;
+        // A `]` right after `[` (or `[!`) is a member, as in shells.
         if (ch === ']' && !first) {
           closed = true;
           break;
@@ -89,9 +86,9 @@ function parse(pattern: string): Parsed {
               message: `glob ${JSON.stringify(pattern)} has a reversed range ${JSON.stringify(`${ch}-${hiCh}`)}`,
             };
           }
-          body += `${classChar(lo)}-${classChar(hi)}`;
+          ranges.push(lo, hi);
         } else {
-          body += classChar(lo);
+          ranges.push(lo, lo);
         }
         j++;
       }
@@ -104,7 +101,7 @@ function parse(pattern: string): Parsed {
         };
       }
       flush();
-      tokens.push({ t: 'class', re: `[${negate ? '^' : ''}${body}]` });
+      tokens.push({ t: 'class', negate, ranges });
       i = j;
     } else {
       lit += c;
@@ -146,6 +143,69 @@ function starOnly(parts: string[]): (v: string) => boolean {
   };
 }
 
+const STAR = -1;
+const ANY = -2;
+/** Class k is encoded as CLASS_BASE - k (always < ANY). */
+const CLASS_BASE = -3;
+
+/**
+ * The classic wildcard algorithm over code points: on a mismatch, resume after the last star
+ * with that star absorbing one more character. Because every other token matches exactly one
+ * code point, backtracking to the last star only is complete.
+ */
+function oneCharMatcher(tokens: Token[]): (v: string) => boolean {
+  // One entry per token: a code point (>= 0), STAR, ANY, or an encoded class index.
+  const codes: number[] = [];
+  const classes: { negate: boolean; ranges: number[] }[] = [];
+  for (const t of tokens) {
+    if (t.t === 'lit') for (const ch of t.s) codes.push(ch.codePointAt(0)!);
+    else if (t.t === 'star') codes.push(STAR);
+    else if (t.t === 'any') codes.push(ANY);
+    else {
+      codes.push(CLASS_BASE - classes.length);
+      classes.push({ negate: t.negate, ranges: t.ranges });
+    }
+  }
+  const m = codes.length;
+  const inClass = (code: number, cp: number): boolean => {
+    const c = classes[CLASS_BASE - code]!;
+    const r = c.ranges;
+    for (let x = 0; x < r.length; x += 2) {
+      if (cp >= r[x]! && cp <= r[x + 1]!) return !c.negate;
+    }
+    return c.negate;
+  };
+  return (v) => {
+    const n = v.length;
+    let p = 0;
+    let i = 0;
+    let starP = -1;
+    let starI = 0;
+    while (i < n) {
+      if (p < m) {
+        const code = codes[p]!;
+        if (code === STAR) {
+          starP = p++;
+          starI = i;
+          continue;
+        }
+        const cp = v.codePointAt(i)!;
+        if (code === ANY || (code >= 0 ? code === cp : inClass(code, cp))) {
+          p++;
+          i += cp > 0xffff ? 2 : 1;
+          continue;
+        }
+      }
+      if (starP < 0) return false;
+      p = starP + 1;
+      starI += v.codePointAt(starI)! > 0xffff ? 2 : 1;
+      i = starI;
+    }
+    while (p < m && codes[p] === STAR) p++;
+    return p === m;
+  };
+}
+
 /** Compile a value glob into a whole-string matcher. */
 export function compileGlob(pattern: string): GlobResult {
   const parsed = parse(pattern);
@@ -163,20 +223,5 @@ export function compileGlob(pattern: string): GlobResult {
     }
     return { ok: true, test: starOnly(parts) };
   }
-  let source = '(?s)';
-  for (const t of tokens) {
-    source +=
-      t.t === 'lit' ? escapeLiteral(t.s) : t.t === 'star' ? '.*' : t.t === 'any' ? '.' : t.re;
-  }
-  let re: RE2JS;
-  try {
-    re = RE2JS.compile(source);
-  } catch (e) {
-    // Should not happen (we built the syntax), but a config error beats a crash.
-    return {
-      ok: false,
-      message: `glob ${JSON.stringify(pattern)} could not be compiled: ${(e as Error).message}`,
-    };
-  }
-  return { ok: true, test: (v) => re.matches(v) };
+  return { ok: true, test: oneCharMatcher(tokens) };
 }

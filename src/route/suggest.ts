@@ -42,7 +42,8 @@ export function closest(input: string, candidates: Iterable<string>): string | u
     if (c.length > MAX_COMPARED_LENGTH) continue;
     // `warning` → `warn`, `crit` → `critical`: a shared prefix of 3+ characters is a plausible slip.
     const cl = c.toLowerCase();
-    const prefix = Math.min(c.length, input.length) >= 3 && (cl.startsWith(lower) || lower.startsWith(cl));
+    const prefix =
+      Math.min(c.length, input.length) >= 3 && (cl.startsWith(lower) || lower.startsWith(cl));
     if (!prefix && Math.abs(c.length - input.length) > limit) continue;
     const d = prefix ? Math.min(limit, editDistance(input, c)) : editDistance(input, c);
     if (d <= limit && d < bestDistance) {

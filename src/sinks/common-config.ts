@@ -29,7 +29,11 @@ export function batchSchema(d: BatchDefaults) {
     })
     .superRefine((b, ctx) => {
       if (b.max_bytes <= 0) {
-        ctx.addIssue({ code: 'custom', path: ['max_bytes'], message: 'max_bytes must be positive' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['max_bytes'],
+          message: 'max_bytes must be positive',
+        });
       }
       if (d.ceilingEvents !== undefined && b.max_events > d.ceilingEvents) {
         ctx.addIssue({
@@ -64,7 +68,11 @@ export const retrySchema = z
   })
   .superRefine((r, ctx) => {
     if (r.initial_backoff <= 0) {
-      ctx.addIssue({ code: 'custom', path: ['initial_backoff'], message: 'initial_backoff must be positive' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['initial_backoff'],
+        message: 'initial_backoff must be positive',
+      });
     }
     if (r.max_backoff < r.initial_backoff) {
       ctx.addIssue({
@@ -95,7 +103,8 @@ export const tlsSchema = z
       ctx.addIssue({
         code: 'custom',
         path: [t.cert_file === undefined ? 'cert_file' : 'key_file'],
-        message: 'cert_file and key_file must be given together (client certificate for mutual TLS)',
+        message:
+          'cert_file and key_file must be given together (client certificate for mutual TLS)',
       });
     }
   });
@@ -106,10 +115,11 @@ export function commonSinkKeys(d: BatchDefaults) {
     batch: batchSchema(d).prefault({}),
     request: requestSchema.prefault({}),
     retry: retrySchema.prefault({}),
-    /** Run the receiver's health/validation check at start-up (warns, never blocks). */
-    healthcheck: z.boolean().default(true),
   };
 }
+
+/** For sinks whose receiver has a health/validation endpoint: run it at start-up (warns, never blocks). */
+export const healthcheckKey = z.boolean().default(true);
 
 export type BatchConfig = z.output<ReturnType<typeof batchSchema>>;
 export type RequestConfig = z.output<typeof requestSchema>;
@@ -126,16 +136,23 @@ export const zHttpUrl = z.string().superRefine((s, ctx) => {
   try {
     u = new URL(s);
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be an absolute URL such as https://host:port/path' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an absolute URL such as https://host:port/path',
+    });
     return;
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    ctx.addIssue({ code: 'custom', message: `unsupported scheme ${u.protocol} (use http or https)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `unsupported scheme ${u.protocol} (use http or https)`,
+    });
   }
   if (u.username !== '' || u.password !== '') {
     ctx.addIssue({
       code: 'custom',
-      message: 'credentials in the URL are not allowed: use the auth keys (with ${ENV} interpolation)',
+      message:
+        'credentials in the URL are not allowed: use the auth keys (with ${ENV} interpolation)',
     });
   }
   if (u.hash !== '') {

@@ -9,7 +9,7 @@
  * the documented Content-Encoding enum.
  */
 import { z } from 'zod';
-import { commonSinkKeys, zHttpUrl } from './common-config.js';
+import { commonSinkKeys, healthcheckKey, zHttpUrl } from './common-config.js';
 import {
   EncodeError,
   classifyHttpStatus,
@@ -22,7 +22,7 @@ import {
   statusText,
   USER_AGENT,
 } from './http-common.js';
-import type { HttpClient, HttpResponse, SinkDeps } from './http-common.js';
+import type { HttpResponse, SinkDeps } from './http-common.js';
 import type { QueuedEvent, SinkDriver, Verdict } from './types.js';
 
 /**
@@ -72,48 +72,49 @@ const tagSchema = z
     message: 'a tag cannot contain a comma (ddtags is one comma-separated string)',
   });
 
-export const datadogSinkSchema = z
-  .strictObject({
-    type: z.literal('datadog'),
-    /** Datadog site (DD_SITE value, e.g. datadoghq.eu, us5.datadoghq.com). Default datadoghq.com. */
-    site: z
-      .string()
-      .transform((s) => s.trim().toLowerCase())
-      .refine((s) => s in SITE_HOSTS, {
-        message: `unknown Datadog site; use one of: ${Object.keys(SITE_HOSTS).slice(0, 9).join(', ')} (or endpoint: to override)`,
-      })
-      .optional(),
-    /** Overrides the site: a base URL (`/api/v2/logs` is appended) or a full intake URL. */
-    endpoint: zHttpUrl.optional(),
-    api_key: z
-      .string()
-      .trim()
-      .min(1, { message: 'api_key is empty (set it with ${ENV_VAR} or ${file:/path})' })
-      .refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), {
-        message: 'api_key contains whitespace or control characters',
-      }),
-    service: z.string().min(1).default('retool-audit-log'),
-    /** Reported host; default: the host the event was read on (event.source.host). */
-    hostname: z.string().min(1).optional(),
-    /** Extra `key:value` tags added to every log, before action:/category:/severity:. */
-    tags: z.array(tagSchema).default([]),
-    compression: z
-      .enum(['gzip', 'none'], {
-        error: () =>
-          'compression must be gzip or none (zstd is not offered: Node 20 zlib has no zstd)',
-      })
-      .default('gzip'),
-    // Batch defaults (research 1.4/1.6): at most 1000 entries; 4.25 MB goal like Vector to
-    // leave room for the attribute mapping under the 5 MB hard cap; 5 s like the Agent.
-    ...commonSinkKeys({
-      maxEvents: DATADOG_MAX_ENTRIES,
-      maxBytes: 4_250_000,
-      timeout: '5s',
-      ceilingEvents: DATADOG_MAX_ENTRIES,
-      ceilingBytes: DATADOG_MAX_PAYLOAD_BYTES,
-      receiver: 'Datadog',
+export const datadogSinkSchema = z.strictObject({
+  type: z.literal('datadog'),
+  /** Datadog site (DD_SITE value, e.g. datadoghq.eu, us5.datadoghq.com). Default datadoghq.com. */
+  site: z
+    .string()
+    .transform((s) => s.trim().toLowerCase())
+    .refine((s) => s in SITE_HOSTS, {
+      message: `unknown Datadog site; use one of: ${Object.keys(SITE_HOSTS).slice(0, 9).join(', ')} (or endpoint: to override)`,
+    })
+    .optional(),
+  /** Overrides the site: a base URL (`/api/v2/logs` is appended) or a full intake URL. */
+  endpoint: zHttpUrl.optional(),
+  api_key: z
+    .string()
+    .trim()
+    .min(1, { message: 'api_key is empty (set it with ${ENV_VAR} or ${file:/path})' })
+    .refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), {
+      message: 'api_key contains whitespace or control characters',
     }),
-  });
+  service: z.string().min(1).default('retool-audit-log'),
+  /** Reported host; default: the host the event was read on (event.source.host). */
+  hostname: z.string().min(1).optional(),
+  /** Extra `key:value` tags added to every log, before action:/category:/severity:. */
+  tags: z.array(tagSchema).default([]),
+  compression: z
+    .enum(['gzip', 'none'], {
+      error: () =>
+        'compression must be gzip or none (zstd is not offered: Node 20 zlib has no zstd)',
+    })
+    .default('gzip'),
+  /** Validate the API key at start-up (GET /api/v1/validate). */
+  healthcheck: healthcheckKey,
+  // Batch defaults (research 1.4/1.6): at most 1000 entries; 4.25 MB goal like Vector to
+  // leave room for the attribute mapping under the 5 MB hard cap; 5 s like the Agent.
+  ...commonSinkKeys({
+    maxEvents: DATADOG_MAX_ENTRIES,
+    maxBytes: 4_250_000,
+    timeout: '5s',
+    ceilingEvents: DATADOG_MAX_ENTRIES,
+    ceilingBytes: DATADOG_MAX_PAYLOAD_BYTES,
+    receiver: 'Datadog',
+  }),
+});
 
 export type DatadogSinkConfig = z.output<typeof datadogSinkSchema>;
 
@@ -186,6 +187,7 @@ export function summarize(ev: Json): string {
 /** Keys of the AuditEvent handled explicitly by the mapping. */
 const MAPPED_KEYS = new Set([
   'id',
+  'app_event_id',
   'timestamp',
   'product',
   'action',
@@ -221,6 +223,8 @@ const RESERVED = new Set([
   'duration',
   'auditshipper',
   'truncated',
+  'audit_timestamp',
+  'timestamp_adjusted',
 ]);
 
 export interface DatadogMapOptions {
@@ -228,7 +232,15 @@ export interface DatadogMapOptions {
   hostname?: string | undefined;
   /** Configured tags, already joined with commas ('' when none). */
   tagPrefix: string;
+  /** Send time (epoch ms), for the accepted timestamp window; default Date.now(). */
+  now?: number;
 }
+
+/** Datadog accepts log timestamps up to 18 h old and 2 h ahead (research 1.4). */
+const MAX_PAST_MS = 18 * 3_600_000;
+const MAX_FUTURE_MS = 2 * 3_600_000;
+/** Margin so a batch that waits a little in a retry loop does not cross the edge. */
+const WINDOW_MARGIN_MS = 10 * 60_000;
 
 /** Map one AuditEvent (parsed canonical JSON) to a Datadog log object. */
 export function toDatadogLog(ev: Json, opts: DatadogMapOptions, ingestedAt: number): Json {
@@ -253,6 +265,17 @@ export function toDatadogLog(ev: Json, opts: DatadogMapOptions, ingestedAt: numb
     id: ev.id,
     evt: { name: action, category, outcome: str(ev.outcome) ?? 'unknown' },
   };
+  // An event outside Datadog's timestamp window (a backlog after a long outage, a DLQ replay,
+  // a skewed clock) may be dropped by the intake even though it answers 202 (fate UNCONFIRMED,
+  // research 1.4). Never risk that for audit data: stamp it with the send time and keep the
+  // audit time as an attribute.
+  const now = opts.now ?? Date.now();
+  const t = log.timestamp as number;
+  if (t < now - MAX_PAST_MS + WINDOW_MARGIN_MS || t > now + MAX_FUTURE_MS - WINDOW_MARGIN_MS) {
+    log.timestamp = now;
+    log.audit_timestamp = Number.isFinite(ts) ? ev.timestamp : new Date(ingestedAt).toISOString();
+    log.timestamp_adjusted = true;
+  }
   const usr: Json = {};
   if (str(actor.id)) usr.id = actor.id;
   if (str(actor.email)) usr.email = actor.email;
@@ -267,6 +290,7 @@ export function toDatadogLog(ev: Json, opts: DatadogMapOptions, ingestedAt: numb
   if (ev.organization_id !== null && ev.organization_id !== undefined) {
     log.organization_id = ev.organization_id;
   }
+  if (ev.app_event_id !== null && ev.app_event_id !== undefined) log.app_event_id = ev.app_event_id;
   if (ev.target !== undefined) log.target = ev.target;
   if (ev.detail !== undefined) log.detail = ev.detail;
   if (ev.redacted !== undefined) log.redacted = ev.redacted;
@@ -299,7 +323,11 @@ function shrinkStrings(v: unknown, max: number): unknown {
  * `detail` is replaced by a marker, then long strings are cut, then only the core attributes
  * are kept. The event is always sent and always carries `truncated: true` when cut.
  */
-export function serializeDatadogLog(log: Json): { json: string; bytes: number; truncated: boolean } {
+export function serializeDatadogLog(log: Json): {
+  json: string;
+  bytes: number;
+  truncated: boolean;
+} {
   let json = JSON.stringify(log);
   let bytes = Buffer.byteLength(json);
   if (bytes <= DATADOG_MAX_LOG_BYTES) return { json, bytes, truncated: false };
@@ -317,7 +345,19 @@ export function serializeDatadogLog(log: Json): { json: string; bytes: number; t
   }
   if (bytes > DATADOG_MAX_LOG_BYTES) {
     const core: Json = { detail: marker, truncated: true };
-    for (const k of ['ddsource', 'service', 'hostname', 'ddtags', 'status', 'message', 'timestamp', 'id', 'evt']) {
+    for (const k of [
+      'ddsource',
+      'service',
+      'hostname',
+      'ddtags',
+      'status',
+      'message',
+      'timestamp',
+      'audit_timestamp',
+      'timestamp_adjusted',
+      'id',
+      'evt',
+    ]) {
       if (k in log) core[k] = shrinkStrings(log[k], 1024);
     }
     json = JSON.stringify(core);
@@ -341,6 +381,7 @@ export function encode(batch: readonly QueuedEvent[], cfg: DatadogSinkConfig): D
     service: cfg.service,
     hostname: cfg.hostname,
     tagPrefix: cfg.tags.join(','),
+    now: Date.now(),
   };
   const parts: string[] = [];
   const truncatedIds: string[] = [];
@@ -414,7 +455,10 @@ export function createDatadogSink(
       signal,
     );
     if (!out.ok) return failureVerdict(label, out.failure);
-    return classify({ ...out.response, body: sanitizeResponseBody(out.response.body, secrets) }, label);
+    return classify(
+      { ...out.response, body: sanitizeResponseBody(out.response.body, secrets) },
+      label,
+    );
   }
 
   async function healthcheck(signal: AbortSignal): Promise<{ ok: boolean; message: string }> {
@@ -428,12 +472,19 @@ export function createDatadogSink(
         {
           method: 'GET',
           path: url.pathname,
-          headers: { 'dd-api-key': cfg.api_key, 'user-agent': USER_AGENT, accept: 'application/json' },
+          headers: {
+            'dd-api-key': cfg.api_key,
+            'user-agent': USER_AGENT,
+            accept: 'application/json',
+          },
         },
         signal,
       );
       if (!out.ok) {
-        return { ok: false, message: `${label}: API key check failed: ${out.failure.kind} ${out.failure.code}` };
+        return {
+          ok: false,
+          message: `${label}: API key check failed: ${out.failure.kind} ${out.failure.code}`,
+        };
       }
       const s = out.response.status;
       if (s === 200) return { ok: true, message: `${label}: API key is valid` };

@@ -47,7 +47,9 @@ export const USER_AGENT = `auditshipper/${readOwnVersion()}`;
 function readOwnVersion(): string {
   try {
     // src/sinks/ and dist/sinks/ both sit two levels below the package root.
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
       version?: unknown;
     };
     return typeof pkg.version === 'string' ? pkg.version : '0';
@@ -157,8 +159,7 @@ export interface NetworkFailure {
 }
 
 export type HttpOutcome =
-  | { ok: true; response: HttpResponse }
-  | { ok: false; failure: NetworkFailure };
+  { ok: true; response: HttpResponse } | { ok: false; failure: NetworkFailure };
 
 export interface HttpClient {
   /** `scheme://host:port` the pool talks to. */
@@ -226,7 +227,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         ok: true,
         response: {
           status: res.statusCode,
-          headers: res.headers as Record<string, string | string[] | undefined>,
+          headers: res.headers,
           body,
         },
       };
@@ -234,7 +235,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       if (signal.aborted) return { ok: false, failure: { kind: 'aborted', code: 'ABORTED' } };
       if (timedOut) return { ok: false, failure: { kind: 'timeout', code: 'TIMEOUT' } };
       const code = errorCode(err);
-      return { ok: false, failure: { kind: isTlsCode(code) ? 'tls' : classifyNetCode(code), code } };
+      return {
+        ok: false,
+        failure: { kind: isTlsCode(code) ? 'tls' : classifyNetCode(code), code },
+      };
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -294,8 +298,9 @@ export function errorCode(err: unknown): string {
 
 function isTlsCode(code: string): boolean {
   return (
-    /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_SSL|ERR_TLS|HOSTNAME_MISMATCH/.test(code) &&
-    code !== 'ERR_TLS_HANDSHAKE_TIMEOUT'
+    /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_SSL|ERR_TLS|HOSTNAME_MISMATCH/.test(
+      code,
+    ) && code !== 'ERR_TLS_HANDSHAKE_TIMEOUT'
   );
 }
 

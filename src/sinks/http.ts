@@ -38,16 +38,17 @@ const MANAGED_HEADERS = new Set([
 ]);
 
 const headerName = z.string().regex(HEADER_NAME_RE, { message: 'not a valid HTTP header name' });
-const headerValueSchema = z
-  .string()
-  .refine((v) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v), {
-    message: 'header values cannot contain control characters or line breaks',
-  });
+const headerValueSchema = z.string().refine((v) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v), {
+  message: 'header values cannot contain control characters or line breaks',
+});
 
 const authSchema = z.discriminatedUnion('strategy', [
   z.strictObject({
     strategy: z.literal('basic'),
-    user: z.string().min(1).refine((u) => !u.includes(':'), { message: 'a basic-auth user cannot contain ":"' }),
+    user: z
+      .string()
+      .min(1)
+      .refine((u) => !u.includes(':'), { message: 'a basic-auth user cannot contain ":"' }),
     password: z.string(),
   }),
   z.strictObject({
@@ -69,7 +70,7 @@ export const httpSinkSchema = z
     /** json: one JSON array per request; ndjson: one event per line (research 3.1). */
     encoding: z.enum(['json', 'ndjson']).default('json'),
     compression: z.enum(['none', 'gzip']).default('none'),
-    headers: z.record(headerName, headerValueSchema).default({}),
+    headers: z.record(z.string(), headerValueSchema).default({}),
     auth: authSchema.optional(),
     /** Header carrying `<first id>:<last id>`; false to leave it out. */
     idempotency_header: z.union([headerName, z.literal(false)]).default('Idempotency-Key'),
@@ -80,6 +81,13 @@ export const httpSinkSchema = z
   })
   .superRefine((c, ctx) => {
     for (const k of Object.keys(c.headers)) {
+      if (!HEADER_NAME_RE.test(k)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['headers', k],
+          message: 'not a valid HTTP header name',
+        });
+      }
       if (MANAGED_HEADERS.has(k.toLowerCase())) {
         ctx.addIssue({
           code: 'custom',
@@ -145,7 +153,10 @@ export function encode(batch: readonly QueuedEvent[], cfg: HttpSinkConfig): Http
   for (const q of batch) {
     const b = q.body;
     if (b.length === 0 || b.charCodeAt(0) !== 0x7b /* { */ || b.includes('\n')) {
-      throw new EncodeError(q.id, `event ${JSON.stringify(q.id.slice(0, 128))} is not a one-line JSON object`);
+      throw new EncodeError(
+        q.id,
+        `event ${JSON.stringify(q.id.slice(0, 128))} is not a one-line JSON object`,
+      );
     }
   }
   const bodies = batch.map((q) => q.body);
@@ -212,7 +223,10 @@ export function createHttpSink(name: string, cfg: HttpSinkConfig, deps: SinkDeps
       signal,
     );
     if (!out.ok) return failureVerdict(label, out.failure);
-    return classify({ ...out.response, body: sanitizeResponseBody(out.response.body, secrets) }, label);
+    return classify(
+      { ...out.response, body: sanitizeResponseBody(out.response.body, secrets) },
+      label,
+    );
   }
 
   return { name, type: 'http', send, close: () => client.close() };

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { zDuration } from '../config/zod-units.js';
-import { commonSinkKeys, tlsSchema, zHttpUrl } from './common-config.js';
+import { commonSinkKeys, healthcheckKey, tlsSchema, zHttpUrl } from './common-config.js';
 import {
   EncodeError,
   classifyHttpStatus,
@@ -66,22 +66,39 @@ export const splunkHecSinkSchema = z.strictObject({
       /** Channel GUID; default: a random one per start. */
       channel: z
         .string()
-        .regex(GUID_RE, { message: 'channel must be a GUID like 0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba' })
+        .regex(GUID_RE, {
+          message: 'channel must be a GUID like 0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba',
+        })
         .optional(),
     })
     .superRefine((a, ctx) => {
       if (a.poll_interval <= 0) {
-        ctx.addIssue({ code: 'custom', path: ['poll_interval'], message: 'poll_interval must be positive' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['poll_interval'],
+          message: 'poll_interval must be positive',
+        });
       }
       if (a.timeout < a.poll_interval) {
-        ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'timeout must be at least poll_interval' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timeout'],
+          message: 'timeout must be at least poll_interval',
+        });
       }
     })
     .prefault({}),
   tls: tlsSchema.optional(),
+  /** Query /services/collector/health at start-up. */
+  healthcheck: healthcheckKey,
   // Keep requests around 1 MB: the server's max_content_length default is unconfirmed
   // (research 2.4); 1 s timeout like Vector's HEC sinks.
-  ...commonSinkKeys({ maxEvents: 1000, maxBytes: 1_000_000, timeout: '1s', receiver: 'Splunk HEC' }),
+  ...commonSinkKeys({
+    maxEvents: 1000,
+    maxBytes: 1_000_000,
+    timeout: '1s',
+    receiver: 'Splunk HEC',
+  }),
 });
 
 export type SplunkHecSinkConfig = z.output<typeof splunkHecSinkSchema>;
@@ -206,7 +223,8 @@ export function parseHecReply(body: string): HecReply {
   const out: HecReply = {};
   if (Number.isInteger(o.code)) out.code = o.code as number;
   if (Number.isInteger(o.ackId)) out.ackId = o.ackId as number;
-  if (Number.isInteger(o['invalid-event-number'])) out.invalidEventNumber = o['invalid-event-number'] as number;
+  if (Number.isInteger(o['invalid-event-number']))
+    out.invalidEventNumber = o['invalid-event-number'] as number;
   return out;
 }
 
@@ -224,11 +242,23 @@ export function classify(res: HttpResponse, label = 'splunk_hec sink'): Verdict 
         ? { kind: 'ok' }
         : classifyHttpStatus(label, res, { retryAfterOn: 'any' });
     case 'retry':
-      return retryVerdict(label, res, { retryAfterOn: 'any' }, `HEC code ${reply.code} (${known.text})`);
+      return retryVerdict(
+        label,
+        res,
+        { retryAfterOn: 'any' },
+        `HEC code ${reply.code} (${known.text})`,
+      );
     case 'reject': {
       const at =
-        reply.invalidEventNumber !== undefined ? `, first invalid event #${reply.invalidEventNumber}` : '';
-      return { kind: 'reject', reason: `${label}: ${what}${at}`, status: res.status, body: res.body };
+        reply.invalidEventNumber !== undefined
+          ? `, first invalid event #${reply.invalidEventNumber}`
+          : '';
+      return {
+        kind: 'reject',
+        reason: `${label}: ${what}${at}`,
+        status: res.status,
+        body: res.body,
+      };
     }
     case 'unhealthy':
       return { kind: 'unhealthy', reason: `${label}: ${what}`, status: res.status };
@@ -298,7 +328,9 @@ export function createAckPoller(opts: {
         for (const id of ids) if (acks.get(id) === true) pending.get(id)?.settle('acked');
       } else if (!closed) {
         // Transient or not, the answer is the same: keep polling until each ack's deadline.
-        const why = out.ok ? statusText(out.response.status) : `${out.failure.kind} ${out.failure.code}`;
+        const why = out.ok
+          ? statusText(out.response.status)
+          : `${out.failure.kind} ${out.failure.code}`;
         opts.logger.debug({ sink: opts.label }, `${opts.label}: ack status query failed: ${why}`);
       }
     } finally {
@@ -437,7 +469,11 @@ export function createSplunkHecSink(
     }
     const r = await poller.wait(ackId, signal);
     if (r === 'acked') return { kind: 'ok' };
-    if (r === 'aborted') return { kind: 'retry', reason: `${label}: aborted while waiting for indexer acknowledgement` };
+    if (r === 'aborted')
+      return {
+        kind: 'retry',
+        reason: `${label}: aborted while waiting for indexer acknowledgement`,
+      };
     return {
       kind: 'retry',
       reason: `${label}: indexer acknowledgement ${ackId} not confirmed within ${ack.timeout}ms`,
@@ -450,15 +486,21 @@ export function createSplunkHecSink(
       signal,
     );
     if (!out.ok) {
-      return { ok: false, message: `${label}: health check failed: ${out.failure.kind} ${out.failure.code}` };
+      return {
+        ok: false,
+        message: `${label}: health check failed: ${out.failure.kind} ${out.failure.code}`,
+      };
     }
     const { status } = out.response;
     const { code } = parseHecReply(out.response.body);
     const known = code !== undefined ? HEC_CODES[code] : undefined;
-    const what = known ? `${statusText(status)}, HEC code ${code} (${known.text})` : statusText(status);
+    const what = known
+      ? `${statusText(status)}, HEC code ${code} (${known.text})`
+      : statusText(status);
     if (status === 200) return { ok: true, message: `${label}: ${what}` };
     // Vector reads 400 from the health endpoint as an invalid token (research 2.1).
-    if (status === 400 && !known) return { ok: false, message: `${label}: ${what}: invalid token?` };
+    if (status === 400 && !known)
+      return { ok: false, message: `${label}: ${what}: invalid token?` };
     return { ok: false, message: `${label}: ${what}` };
   }
 

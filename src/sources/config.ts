@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { zDuration, zSize } from '../config/zod-units.js';
 import type { FramingFormat } from '../framing/types.js';
 
-const FORMATS = ['auto', 'json', 'cri', 'docker', 'raw'] as const satisfies readonly FramingFormat[];
+const FORMATS = [
+  'auto',
+  'json',
+  'cri',
+  'docker',
+  'raw',
+] as const satisfies readonly FramingFormat[];
 const format = z.enum(FORMATS);
 
 /**

@@ -43,7 +43,11 @@ const BATCH_BYTES = 1024 * 1024;
 /** Shown as the batch's file and passed to framerFor. */
 const STDIN_PATH = '-';
 
-export function createStdinSource(name: string, cfg: StdinSourceConfig, deps: StdinSourceDeps): StdinSource {
+export function createStdinSource(
+  name: string,
+  cfg: StdinSourceConfig,
+  deps: StdinSourceDeps,
+): StdinSource {
   const logger = deps.logger.child({ source: name });
   const now = deps.now ?? Date.now;
   const input = deps.input ?? process.stdin;
@@ -57,7 +61,10 @@ export function createStdinSource(name: string, cfg: StdinSourceConfig, deps: St
   let run: Promise<void> = Promise.resolve();
 
   async function read(handler: BatchHandler): Promise<void> {
-    const splitter = createLineSplitter({ maxLineBytes: cfg.max_line_bytes, oversized: cfg.oversized_lines });
+    const splitter = createLineSplitter({
+      maxLineBytes: cfg.max_line_bytes,
+      oversized: cfg.oversized_lines,
+    });
     const framer = deps.framerFor(STDIN_PATH);
     let records: LogRecord[] = [];
     let lines = 0;

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compileCondition, type ConditionTrace, type RouteIssue } from '../../src/route/condition.js';
+import {
+  compileCondition,
+  type ConditionTrace,
+  type RouteIssue,
+} from '../../src/route/condition.js';
 import { makeEvent, type EventOverrides } from './event-fixture.js';
 
 function compile(raw: unknown) {
@@ -39,14 +43,18 @@ describe('scalar matchers', () => {
 
   it('a string with *, ? or [ is a glob on the value', () => {
     expect(holds({ 'target.resource': 'prod-*' })).toBe(true);
-    expect(holds({ 'target.resource': 'prod-*' }, { target: { resource: 'dev-postgres' } })).toBe(false);
+    expect(holds({ 'target.resource': 'prod-*' }, { target: { resource: 'dev-postgres' } })).toBe(
+      false,
+    );
     expect(holds({ action: 'QUERY_?UN' })).toBe(true);
     expect(holds({ action: '[QP]UERY_RUN' })).toBe(true);
   });
 
   it('{ eq } forces a literal match even with glob characters', () => {
     expect(holds({ 'target.resource': { eq: 'prod-*' } })).toBe(false);
-    expect(holds({ 'target.resource': { eq: 'prod-*' } }, { target: { resource: 'prod-*' } })).toBe(true);
+    expect(holds({ 'target.resource': { eq: 'prod-*' } }, { target: { resource: 'prod-*' } })).toBe(
+      true,
+    );
     expect(holds({ 'target.name': { eq: '[INFO]' } }, { target: { name: '[INFO]' } })).toBe(true);
     expect(holds({ 'target.name': { eq: '[INFO]' } }, { target: { name: 'I' } })).toBe(false);
     // …while the bare string is a class matching one character.
@@ -109,10 +117,21 @@ describe('lists', () => {
   });
 
   it('value matchers on a list-valued field match any element', () => {
-    expect(holds({ 'redacted.rules': 'credit_card' }, { redacted: { rules: ['headers', 'credit_card'] } })).toBe(true);
-    expect(holds({ 'redacted.rules': 'cookie*' }, { redacted: { rules: ['headers'] } })).toBe(false);
-    expect(holds({ 'redacted.rules': { regex: '^head' } }, { redacted: { rules: ['headers'] } })).toBe(true);
-    expect(holds({ 'detail.tags': ['pii', 'gdpr'] }, { detail: { tags: ['x', 'gdpr'] } })).toBe(true);
+    expect(
+      holds(
+        { 'redacted.rules': 'credit_card' },
+        { redacted: { rules: ['headers', 'credit_card'] } },
+      ),
+    ).toBe(true);
+    expect(holds({ 'redacted.rules': 'cookie*' }, { redacted: { rules: ['headers'] } })).toBe(
+      false,
+    );
+    expect(
+      holds({ 'redacted.rules': { regex: '^head' } }, { redacted: { rules: ['headers'] } }),
+    ).toBe(true);
+    expect(holds({ 'detail.tags': ['pii', 'gdpr'] }, { detail: { tags: ['x', 'gdpr'] } })).toBe(
+      true,
+    );
     expect(holds({ 'redacted.rules': 'x' }, { redacted: { rules: [] } })).toBe(false);
     // exists looks at the field itself: an empty list exists.
     expect(holds({ 'redacted.rules': { exists: true } }, { redacted: { rules: [] } })).toBe(true);
@@ -134,7 +153,9 @@ describe('regex', () => {
 
   it('runs in linear time on long values', () => {
     // (a+)+b is the textbook catastrophic pattern for backtracking engines.
-    expect(holds({ 'detail.q': { regex: '^(a+)+b$' } }, { detail: { q: 'a'.repeat(100_000) } })).toBe(false);
+    expect(
+      holds({ 'detail.q': { regex: '^(a+)+b$' } }, { detail: { q: 'a'.repeat(100_000) } }),
+    ).toBe(false);
   });
 });
 
@@ -166,15 +187,23 @@ describe('exists', () => {
     expect(holds({ 'actor.email': { exists: true } })).toBe(true);
     expect(holds({ 'actor.user_agent': { exists: true } })).toBe(false); // null
     expect(holds({ 'actor.user_agent': { exists: false } })).toBe(true);
-    expect(holds({ 'detail.metadata.x': { exists: true } }, { detail: { metadata: { x: 0 } } })).toBe(true);
-    expect(holds({ 'detail.metadata.x': { exists: true } }, { detail: { metadata: {} } })).toBe(false);
+    expect(
+      holds({ 'detail.metadata.x': { exists: true } }, { detail: { metadata: { x: 0 } } }),
+    ).toBe(true);
+    expect(holds({ 'detail.metadata.x': { exists: true } }, { detail: { metadata: {} } })).toBe(
+      false,
+    );
     expect(holds({ 'detail.metadata.x': { exists: false } }, { detail: {} })).toBe(true);
     expect(holds({ 'detail.s': { exists: true } }, { detail: { s: '' } })).toBe(true);
   });
 
   it('combines with other matcher keys (all must hold)', () => {
-    expect(holds({ 'detail.q': { exists: true, regex: 'DROP' } }, { detail: { q: 'DROP TABLE x' } })).toBe(true);
-    expect(holds({ 'detail.q': { exists: true, regex: 'DROP' } }, { detail: { q: 'SELECT 1' } })).toBe(false);
+    expect(
+      holds({ 'detail.q': { exists: true, regex: 'DROP' } }, { detail: { q: 'DROP TABLE x' } }),
+    ).toBe(true);
+    expect(
+      holds({ 'detail.q': { exists: true, regex: 'DROP' } }, { detail: { q: 'SELECT 1' } }),
+    ).toBe(false);
   });
 
   it('may be used on whole sub-objects', () => {
@@ -192,7 +221,13 @@ describe('nested field paths and missing fields', () => {
   });
 
   it('missing fields never equal a value and do not crash on odd detail shapes', () => {
-    for (const detail of [{}, { metadata: null }, { metadata: 'str' }, { metadata: [1, 2] }, { metadata: 5 }]) {
+    for (const detail of [
+      {},
+      { metadata: null },
+      { metadata: 'str' },
+      { metadata: [1, 2] },
+      { metadata: 5 },
+    ]) {
       expect(holds({ 'detail.metadata.x': 'a' }, { detail })).toBe(false);
       expect(holds({ 'detail.metadata.x': { regex: 'a' } }, { detail })).toBe(false);
     }
@@ -210,7 +245,9 @@ describe('combinators', () => {
   it('all, any, not', () => {
     expect(holds({ all: [{ action: 'QUERY_RUN' }, { product: 'retool' }] })).toBe(true);
     expect(holds({ all: [{ action: 'QUERY_RUN' }, { product: 'tooljet' }] })).toBe(false);
-    expect(holds({ all: [{ action: 'QUERY_RUN' }, { product: 'retool' }, { severity: 'warn' }] })).toBe(false);
+    expect(
+      holds({ all: [{ action: 'QUERY_RUN' }, { product: 'retool' }, { severity: 'warn' }] }),
+    ).toBe(false);
     expect(holds({ any: [{ action: 'X' }, { product: 'retool' }] })).toBe(true);
     expect(holds({ any: [{ action: 'X' }, { product: 'Y' }] })).toBe(false);
     expect(holds({ not: { action: 'QUERY_RUN' } })).toBe(false);
@@ -220,7 +257,10 @@ describe('combinators', () => {
   it('nest arbitrarily and mix with fields', () => {
     const c = {
       product: 'retool',
-      any: [{ severity: { gte: 'warn' } }, { all: [{ action: 'QUERY_RUN' }, { not: { 'target.resource': 'dev-*' } }] }],
+      any: [
+        { severity: { gte: 'warn' } },
+        { all: [{ action: 'QUERY_RUN' }, { not: { 'target.resource': 'dev-*' } }] },
+      ],
     };
     expect(holds(c)).toBe(true);
     expect(holds(c, { target: { resource: 'dev-pg' } })).toBe(false);
@@ -237,72 +277,140 @@ describe('compile-time errors, with their config paths', () => {
         message: expect.stringMatching(/^invalid regex "\(prod": missing closing \)/),
       },
     ]);
-    expect(issuesOf({ action: { regex: '(?<=a)b' } })[0]!.message).toMatch(/no backreferences or lookaround/);
-    expect(issuesOf({ action: { regex: 5 } })[0]!.message).toBe('regex must be a string, not a number');
+    expect(issuesOf({ action: { regex: '(?<=a)b' } })[0]!.message).toMatch(
+      /no backreferences or lookaround/,
+    );
+    expect(issuesOf({ action: { regex: 5 } })[0]!.message).toBe(
+      'regex must be a string, not a number',
+    );
   });
 
   it('gte/lte on a field other than severity, or an unknown severity', () => {
     expect(issuesOf({ duration_ms: { gte: 'warn' } })).toEqual([
-      { path: ['routes', 0, 'when', 'duration_ms', 'gte'], message: expect.stringMatching(/only applies to the severity field, not duration_ms/) },
+      {
+        path: ['routes', 0, 'when', 'duration_ms', 'gte'],
+        message: expect.stringMatching(/only applies to the severity field, not duration_ms/),
+      },
     ]);
     expect(issuesOf({ severity: { gte: 'warning' } })).toEqual([
-      { path: ['routes', 0, 'when', 'severity', 'gte'], message: 'unknown severity "warning" (did you mean "warn"?): use one of info, warn, critical' },
+      {
+        path: ['routes', 0, 'when', 'severity', 'gte'],
+        message:
+          'unknown severity "warning" (did you mean "warn"?): use one of info, warn, critical',
+      },
     ]);
-    expect(issuesOf({ severity: { lte: 3 } })[0]!.path).toEqual(['routes', 0, 'when', 'severity', 'lte']);
+    expect(issuesOf({ severity: { lte: 3 } })[0]!.path).toEqual([
+      'routes',
+      0,
+      'when',
+      'severity',
+      'lte',
+    ]);
   });
 
   it('unknown severity or outcome literals', () => {
     expect(issuesOf({ severity: 'high' })).toEqual([
-      { path: ['routes', 0, 'when', 'severity'], message: 'unknown severity "high": severity is one of info, warn, critical' },
+      {
+        path: ['routes', 0, 'when', 'severity'],
+        message: 'unknown severity "high": severity is one of info, warn, critical',
+      },
     ]);
     expect(issuesOf({ severity: ['warn', 'critcal'] })).toEqual([
-      { path: ['routes', 0, 'when', 'severity', 1], message: expect.stringMatching(/unknown severity "critcal" \(did you mean "critical"\?\)/) },
+      {
+        path: ['routes', 0, 'when', 'severity', 1],
+        message: expect.stringMatching(/unknown severity "critcal" \(did you mean "critical"\?\)/),
+      },
     ]);
-    expect(issuesOf({ outcome: { eq: 'failed' } })[0]!.path).toEqual(['routes', 0, 'when', 'outcome', 'eq']);
-    expect(issuesOf({ severity: { in: ['info', 'bad'] } })[0]!.path).toEqual(['routes', 0, 'when', 'severity', 'in', 1]);
+    expect(issuesOf({ outcome: { eq: 'failed' } })[0]!.path).toEqual([
+      'routes',
+      0,
+      'when',
+      'outcome',
+      'eq',
+    ]);
+    expect(issuesOf({ severity: { in: ['info', 'bad'] } })[0]!.path).toEqual([
+      'routes',
+      0,
+      'when',
+      'severity',
+      'in',
+      1,
+    ]);
   });
 
   it('unknown top-level field, with a suggestion', () => {
     expect(issuesOf({ actoin: 'X' })).toEqual([
-      { path: ['routes', 0, 'when', 'actoin'], message: expect.stringMatching(/^unknown key "actoin" \(did you mean "action"\?\)/) },
+      {
+        path: ['routes', 0, 'when', 'actoin'],
+        message: expect.stringMatching(/^unknown key "actoin" \(did you mean "action"\?\)/),
+      },
     ]);
     expect(issuesOf({ 'user.email': 'x' })[0]!.message).toMatch(/unknown field "user"/);
-    expect(issuesOf({ 'target.resouce': 'x' })[0]!.message).toMatch(/did you mean "target.resource"/);
+    expect(issuesOf({ 'target.resouce': 'x' })[0]!.message).toMatch(
+      /did you mean "target.resource"/,
+    );
     expect(issuesOf({ 'severity.x': 'x' })[0]!.message).toMatch(/single value/);
   });
 
   it('combinator words from other languages get a hint', () => {
-    expect(issuesOf({ or: [{ action: 'X' }] })[0]!.message).toMatch(/unknown key "or" \(did you mean "any"\?\)/);
+    expect(issuesOf({ or: [{ action: 'X' }] })[0]!.message).toMatch(
+      /unknown key "or" \(did you mean "any"\?\)/,
+    );
     expect(issuesOf({ and: [{ action: 'X' }] })[0]!.message).toMatch(/did you mean "all"/);
     expect(issuesOf({ nott: { action: 'X' } })[0]!.message).toMatch(/did you mean "not"/);
   });
 
   it('malformed conditions and matchers', () => {
-    expect(issuesOf(null)[0]).toEqual({ path: ['routes', 0, 'when'], message: expect.stringMatching(/a condition is a mapping/) });
+    expect(issuesOf(null)[0]).toEqual({
+      path: ['routes', 0, 'when'],
+      message: expect.stringMatching(/a condition is a mapping/),
+    });
     expect(issuesOf(['a'])[0]!.message).toMatch(/not a list/);
     expect(issuesOf({})[0]!.message).toMatch(/empty condition/);
-    expect(issuesOf({ all: [] })[0]).toEqual({ path: ['routes', 0, 'when', 'all'], message: expect.stringMatching(/non-empty list/) });
-    expect(issuesOf({ any: { action: 'x' } })[0]!.message).toMatch(/any takes a non-empty list of conditions, not a mapping/);
+    expect(issuesOf({ all: [] })[0]).toEqual({
+      path: ['routes', 0, 'when', 'all'],
+      message: expect.stringMatching(/non-empty list/),
+    });
+    expect(issuesOf({ any: { action: 'x' } })[0]!.message).toMatch(
+      /any takes a non-empty list of conditions, not a mapping/,
+    );
     expect(issuesOf({ not: 'x' })[0]!.path).toEqual(['routes', 0, 'when', 'not']);
     expect(issuesOf({ action: [] })[0]!.message).toMatch(/empty list matches nothing/);
     expect(issuesOf({ action: {} })[0]!.message).toMatch(/empty matcher/);
     expect(issuesOf({ action: { regexp: 'x' } })).toEqual([
-      { path: ['routes', 0, 'when', 'action', 'regexp'], message: expect.stringMatching(/unknown matcher "regexp" \(did you mean "regex"\?\)/) },
+      {
+        path: ['routes', 0, 'when', 'action', 'regexp'],
+        message: expect.stringMatching(/unknown matcher "regexp" \(did you mean "regex"\?\)/),
+      },
     ]);
     expect(issuesOf({ action: { eq: ['a'] } })[0]!.message).toMatch(/eq takes a plain value/);
     expect(issuesOf({ action: { in: 'a' } })[0]!.message).toMatch(/in takes a non-empty list/);
-    expect(issuesOf({ action: { in: [{ x: 1 }] } })[0]!.path).toEqual(['routes', 0, 'when', 'action', 'in', 0]);
-    expect(issuesOf({ action: { exists: 'yes' } })[0]!.message).toMatch(/exists takes true or false/);
+    expect(issuesOf({ action: { in: [{ x: 1 }] } })[0]!.path).toEqual([
+      'routes',
+      0,
+      'when',
+      'action',
+      'in',
+      0,
+    ]);
+    expect(issuesOf({ action: { exists: 'yes' } })[0]!.message).toMatch(
+      /exists takes true or false/,
+    );
     expect(issuesOf({ action: [['nested']] })[0]!.path).toEqual(['routes', 0, 'when', 'action', 0]);
     expect(issuesOf({ duration_ms: Number.NaN })[0]!.message).toMatch(/needs a value/);
     expect(issuesOf({ action: '[unclosed' })[0]!.message).toMatch(/unclosed "\["/);
     expect(issuesOf({ actor: 'ana' })[0]!.message).toMatch(/actor is a mapping of fields/);
-    expect(issuesOf({ detail: { regex: 'x' } })[0]!.message).toMatch(/detail is a mapping of fields/);
+    expect(issuesOf({ detail: { regex: 'x' } })[0]!.message).toMatch(
+      /detail is a mapping of fields/,
+    );
   });
 
   it('reports every problem at once, each at its own path', () => {
     const issues = issuesOf({
-      all: [{ severity: { gte: 'bad' } }, { any: [{ 'target.resource': { regex: '[' } }, { nope: 1 }] }],
+      all: [
+        { severity: { gte: 'bad' } },
+        { any: [{ 'target.resource': { regex: '[' } }, { nope: 1 }] },
+      ],
     });
     expect(issues.map((i) => i.path)).toEqual([
       ['routes', 0, 'when', 'all', 0, 'severity', 'gte'],
@@ -314,7 +422,10 @@ describe('compile-time errors, with their config paths', () => {
   it('restricts fields when asked (non_audit routes see only source)', () => {
     const opts = { allowedRoots: ['source'], allowedRootsReason: 'only source here' };
     expect(issuesOf({ action: 'X' }, opts)).toEqual([
-      { path: ['routes', 0, 'when', 'action'], message: 'field "action" cannot be used here: only source here' },
+      {
+        path: ['routes', 0, 'when', 'action'],
+        message: 'field "action" cannot be used here: only source here',
+      },
     ]);
     const issues: RouteIssue[] = [];
     expect(compileCondition({ 'source.name': 'retool' }, [], issues, opts)).toBeDefined();
@@ -324,35 +435,60 @@ describe('compile-time errors, with their config paths', () => {
 
 describe('explain traces', () => {
   it('says why a field matched or not', () => {
-    expect(explainText({ 'target.resource': 'prod-*' }, { target: { resource: 'prod-pg' } })).toEqual({
+    expect(
+      explainText({ 'target.resource': 'prod-*' }, { target: { resource: 'prod-pg' } }),
+    ).toEqual({
       matched: true,
       text: 'target.resource "prod-pg" matches glob "prod-*"',
     });
-    expect(explainText({ 'target.resource': 'prod-*' }, { target: { resource: 'dev-pg' } }).text).toBe(
-      'target.resource "dev-pg" does not match glob "prod-*"',
-    );
+    expect(
+      explainText({ 'target.resource': 'prod-*' }, { target: { resource: 'dev-pg' } }).text,
+    ).toBe('target.resource "dev-pg" does not match glob "prod-*"');
     expect(explainText({ severity: { gte: 'warn' } }).text).toBe('severity info < warn');
-    expect(explainText({ severity: { gte: 'warn' } }, { severity: 'critical' }).text).toBe('severity critical >= warn');
-    expect(explainText({ severity: { lte: 'warn' } }, { severity: 'critical' }).text).toBe('severity critical > warn');
-    expect(explainText({ action: 'QUERY_RUN' }).text).toBe('action "QUERY_RUN" equals "QUERY_RUN"');
-    expect(explainText({ action: 'PAGE_VIEW' }).text).toBe('action "QUERY_RUN" does not equal "PAGE_VIEW"');
-    expect(explainText({ action: ['A', 'B'] }).text).toBe('action "QUERY_RUN" is not one of ["A","B"]');
-    expect(explainText({ action: ['A*', 'Q*'] }).text).toBe('action "QUERY_RUN" matches one of ["A*","Q*"]');
-    expect(explainText({ action: { regex: '^Q' } }).text).toBe('action "QUERY_RUN" matches regex /^Q/');
-    expect(explainText({ 'actor.user_agent': { exists: true } })).toEqual({ matched: false, text: 'actor.user_agent null does not exist' });
-    expect(explainText({ 'detail.x': { exists: false } })).toEqual({ matched: true, text: 'detail.x (missing) does not exist' });
-    expect(explainText({ 'target.id': null }).text).toBe('target.id null is null or missing');
-    expect(explainText({ 'redacted.rules': 'cookie' }, { redacted: { rules: ['headers'] } }).text).toBe(
-      'redacted.rules ["headers"] has no element that equals "cookie"',
+    expect(explainText({ severity: { gte: 'warn' } }, { severity: 'critical' }).text).toBe(
+      'severity critical >= warn',
     );
-    expect(explainText({ severity: { gte: 'info', lte: 'warn' } }, { severity: 'critical' })).toEqual({
+    expect(explainText({ severity: { lte: 'warn' } }, { severity: 'critical' }).text).toBe(
+      'severity critical > warn',
+    );
+    expect(explainText({ action: 'QUERY_RUN' }).text).toBe('action "QUERY_RUN" equals "QUERY_RUN"');
+    expect(explainText({ action: 'PAGE_VIEW' }).text).toBe(
+      'action "QUERY_RUN" does not equal "PAGE_VIEW"',
+    );
+    expect(explainText({ action: ['A', 'B'] }).text).toBe(
+      'action "QUERY_RUN" is not one of ["A","B"]',
+    );
+    expect(explainText({ action: ['A*', 'Q*'] }).text).toBe(
+      'action "QUERY_RUN" matches one of ["A*","Q*"]',
+    );
+    expect(explainText({ action: { regex: '^Q' } }).text).toBe(
+      'action "QUERY_RUN" matches regex /^Q/',
+    );
+    expect(explainText({ 'actor.user_agent': { exists: true } })).toEqual({
+      matched: false,
+      text: 'actor.user_agent null does not exist',
+    });
+    expect(explainText({ 'detail.x': { exists: false } })).toEqual({
+      matched: true,
+      text: 'detail.x (missing) does not exist',
+    });
+    expect(explainText({ 'target.id': null }).text).toBe('target.id null is null or missing');
+    expect(
+      explainText({ 'redacted.rules': 'cookie' }, { redacted: { rules: ['headers'] } }).text,
+    ).toBe('redacted.rules ["headers"] has no element that equals "cookie"');
+    expect(
+      explainText({ severity: { gte: 'info', lte: 'warn' } }, { severity: 'critical' }),
+    ).toEqual({
       matched: false,
       text: 'severity critical >= info and > warn',
     });
   });
 
   it('shows combinators as trees', () => {
-    const t = explainText({ action: 'QUERY_RUN', not: { any: [{ product: 'retool' }, { product: 'tooljet' }] } });
+    const t = explainText({
+      action: 'QUERY_RUN',
+      not: { any: [{ product: 'retool' }, { product: 'tooljet' }] },
+    });
     expect(t).toEqual({
       matched: false,
       text: 'all of',

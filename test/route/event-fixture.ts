@@ -1,7 +1,9 @@
 /** A complete AuditEvent for routing tests; override any part. */
 import type { AuditEvent } from '../../src/event/types.js';
 
-export type EventOverrides = Partial<Omit<AuditEvent, 'actor' | 'target' | 'source' | 'redacted'>> & {
+export type EventOverrides = Partial<
+  Omit<AuditEvent, 'actor' | 'target' | 'source' | 'redacted'>
+> & {
   actor?: Partial<AuditEvent['actor']>;
   target?: Partial<AuditEvent['target']>;
   source?: Partial<AuditEvent['source']>;
@@ -24,8 +26,21 @@ export function makeEvent(o: EventOverrides = {}): AuditEvent {
     detail: {},
     ...rest,
     actor: { id: '42', email: 'ana@example.com', ip: '203.0.113.7', user_agent: null, ...actor },
-    target: { type: 'query', id: null, name: 'getCustomers', app: 'Support Console', resource: 'prod-postgres', ...target },
-    source: { name: 'retool', host: 'node-1', file: '/var/log/pods/a/0.log', offset: 18234, ...source },
+    target: {
+      type: 'query',
+      id: null,
+      name: 'getCustomers',
+      app: 'Support Console',
+      resource: 'prod-postgres',
+      ...target,
+    },
+    source: {
+      name: 'retool',
+      host: 'node-1',
+      file: '/var/log/pods/a/0.log',
+      offset: 18234,
+      ...source,
+    },
     redacted: { count: 0, rules: [], ...redacted },
   };
 }

@@ -36,7 +36,9 @@ describe('resolveFieldPath', () => {
 
   it('rejects an unknown first segment with a suggestion', () => {
     expect(failure('severty')).toMatch(/unknown field "severty" \(did you mean "severity"\?\)/);
-    expect(failure('user.email')).toMatch(/a field path starts with one of id, app_event_id, timestamp/);
+    expect(failure('user.email')).toMatch(
+      /a field path starts with one of id, app_event_id, timestamp/,
+    );
   });
 
   it('rejects an unknown key of a fixed sub-object with a suggestion', () => {
@@ -48,12 +50,15 @@ describe('resolveFieldPath', () => {
   });
 
   it('rejects sub-fields of single values and of fixed sub-object leaves', () => {
-    expect(failure('severity.level')).toMatch(/"severity" is a single value and has no sub-field "level"/);
+    expect(failure('severity.level')).toMatch(
+      /"severity" is a single value and has no sub-field "level"/,
+    );
     expect(failure('target.resource.name')).toMatch(/"target.resource" is a single value/);
   });
 
   it('rejects empty segments', () => {
-    for (const p of ['', '.', 'detail.', '.action', 'detail..x']) expect(failure(p)).toMatch(/empty segment/);
+    for (const p of ['', '.', 'detail.', '.action', 'detail..x'])
+      expect(failure(p)).toMatch(/empty segment/);
   });
 });
 

@@ -75,6 +75,8 @@ describe('stdinSourceSchema', () => {
   it('rejects unknown keys and bad values', () => {
     expect(stdinSourceSchema.safeParse({ type: 'stdin', include: ['/a'] }).success).toBe(false);
     expect(stdinSourceSchema.safeParse({ type: 'stdin', format: 'yaml' }).success).toBe(false);
-    expect(stdinSourceSchema.safeParse({ type: 'stdin', max_line_bytes: '-1' }).success).toBe(false);
+    expect(stdinSourceSchema.safeParse({ type: 'stdin', max_line_bytes: '-1' }).success).toBe(
+      false,
+    );
   });
 });

@@ -31,31 +31,54 @@ export interface FileMatcher {
 /** Depth cap for `**` walks: a symlink loop must not walk forever. */
 const MAX_WALK_DEPTH = 32;
 
-export function compileMatcher(include: readonly string[], exclude: readonly string[] = []): FileMatcher {
+export function compileMatcher(
+  include: readonly string[],
+  exclude: readonly string[] = [],
+): FileMatcher {
   const abs = include.map((g) => (path.isAbsolute(g) ? g : path.resolve(g)));
   const inc = picomatch(abs);
-  // A pattern without "/" (e.g. "*.1") matches the file name anywhere, like the example config's "*.gz".
-  const exc = exclude.length > 0 ? picomatch([...exclude], { basename: true }) : () => false;
-  const byDir = new Map<string, number | undefined>();
-  for (const g of abs) {
+  // A pattern without "/" (e.g. "*.1", the example config's "*.gz") matches the file name
+  // anywhere; one with "/" matches the whole path.
+  const byName = exclude.filter((g) => !g.includes('/'));
+  const byPath = exclude
+    .filter((g) => g.includes('/'))
+    .map((g) => (path.isAbsolute(g) ? g : path.resolve(g)));
+  const excName = byName.length > 0 ? picomatch(byName) : undefined;
+  const excPath = byPath.length > 0 ? picomatch(byPath) : undefined;
+  const excluded = (file: string): boolean =>
+    (excName !== undefined && excName(path.basename(file))) ||
+    (excPath !== undefined && excPath(file));
+
+  const wanted: WatchBase[] = abs.map((g) => {
     const scan = picomatch.scan(g);
-    let dir: string;
-    let depth: number | undefined;
-    if (!scan.isGlob) {
-      dir = path.dirname(g);
-      depth = 0;
-    } else {
-      dir = scan.base === '' ? '/' : scan.base;
-      depth = scan.isGlobstar ? undefined : Math.max(0, scan.glob.split('/').length - 1);
-    }
-    const prev = byDir.get(dir);
-    const merged = !byDir.has(dir) ? depth : prev === undefined || depth === undefined ? undefined : Math.max(prev, depth);
-    byDir.set(dir, merged);
-  }
+    if (!scan.isGlob) return { dir: path.dirname(g), depth: 0 };
+    const dir = scan.base === '' ? '/' : scan.base;
+    const depth = scan.glob.includes('**') ? undefined : scan.glob.split('/').length - 1;
+    return { dir, depth };
+  });
   return {
-    accepts: (file) => inc(file) && !exc(file) && !isNeverRead(file),
-    bases: [...byDir].map(([dir, depth]) => ({ dir, depth })),
+    accepts: (file) => inc(file) && !excluded(file) && !isNeverRead(file),
+    bases: mergeBases(wanted),
   };
+}
+
+/** Drop bases that another base already covers (same or ancestor directory, enough depth). */
+function mergeBases(bases: WatchBase[]): WatchBase[] {
+  const covers = (a: WatchBase, b: WatchBase): boolean => {
+    const rel = path.relative(a.dir, b.dir);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+    const below = rel === '' ? 0 : rel.split(path.sep).length;
+    if (a.depth === undefined) return true;
+    return b.depth !== undefined && a.depth >= below + b.depth;
+  };
+  const out: WatchBase[] = [];
+  bases.forEach((b, i) => {
+    const coveredBy = bases.findIndex(
+      (a, j) => j !== i && covers(a, b) && (!covers(b, a) || j < i),
+    );
+    if (coveredBy === -1) out.push(b);
+  });
+  return out;
 }
 
 /**

@@ -49,7 +49,13 @@ export function readTail(fh: FileHandle, offset: number): Promise<Buffer> {
  * A new stream id: unique per (source, file, content, moment), so a truncate-and-rewrite
  * with identical first bytes still gets ids that never collide with the old stream's.
  */
-export function newFileId(source: string, dev: number, ino: number, head: Buffer, now: number): string {
+export function newFileId(
+  source: string,
+  dev: number,
+  ino: number,
+  head: Buffer,
+  now: number,
+): string {
   return createHash('sha256')
     .update(`${source}\0${dev}\0${ino}\0${now}\0`)
     .update(randomBytes(8))
@@ -96,7 +102,11 @@ export async function findResumePoint(
  * newline was found within that window and the file is longer than it (the caller
  * then starts at `size` inside the line, discarding to the next `\n`).
  */
-export async function lastLineStart(fh: FileHandle, size: number, maxBack: number): Promise<number | undefined> {
+export async function lastLineStart(
+  fh: FileHandle,
+  size: number,
+  maxBack: number,
+): Promise<number | undefined> {
   const step = 64 * 1024;
   let end = size;
   const floor = Math.max(0, size - maxBack);

@@ -16,7 +16,9 @@ const MAX_RETRY_MS = 5000;
 export function errorKind(err: unknown): { errorName: string; errorCode?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? { errorName: err.name, errorCode: code } : { errorName: err.name };
+    return typeof code === 'string'
+      ? { errorName: err.name, errorCode: code }
+      : { errorName: err.name };
   }
   return { errorName: typeof err };
 }

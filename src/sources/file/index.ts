@@ -26,6 +26,7 @@ import { compileMatcher, scanFiles } from './discovery.js';
 import {
   HEAD_BYTES,
   RETIRED_TAIL,
+  TAIL_BYTES,
   findResumePoint,
   hash16,
   lastLineStart,
@@ -71,6 +72,11 @@ export interface FileSource extends Source {
 /** Read size; one buffer per concurrent read, a few kept for reuse. */
 const READ_BYTES = 256 * 1024;
 const POOL_KEEP = 4;
+/**
+ * Files that may hold a pending batch at once. Bounds memory by this many batches
+ * (plus read buffers), however many files a DaemonSet tails.
+ */
+const ACTIVE_FILES = 8;
 /** Batch bounds (lines, bytes consumed). */
 const BATCH_LINES = 1000;
 const BATCH_BYTES = 1024 * 1024;
@@ -101,8 +107,6 @@ interface Tracked {
   size: number;
   /** Up to TAIL_BYTES bytes just before readPos, as read: detects rewrites under the reader. */
   tail: Buffer;
-  /** Re-check `tail` against the file before the next read (after every wait). */
-  verify: boolean;
   tailCache: { offset: number; hash: string } | undefined;
   /** The last checkpoint the handler accepted. */
   lastCheckpoint: FileCheckpoint | undefined;
@@ -112,16 +116,22 @@ interface Tracked {
   oversized: number;
   /** Last time data was read (epoch ms). */
   lastData: number;
-  /** First scan that did not find the file at any accepted path. */
+  /** When scans stopped finding the file under any accepted path (undefined: found). */
   missingSince: number | undefined;
   /** Announce a start position without data (read_from end / ignore_older). */
   announce: boolean;
+  /** Holds one of the ACTIVE_FILES permits (while reading and holding a batch). */
+  permit: boolean;
   /** Wake-up plumbing: a signal while not waiting is remembered in `dirty`. */
   dirty: boolean;
   wake: (() => void) | undefined;
 }
 
-export function createFileSource(name: string, cfg: FileSourceConfig, deps: FileSourceDeps): FileSource {
+export function createFileSource(
+  name: string,
+  cfg: FileSourceConfig,
+  deps: FileSourceDeps,
+): FileSource {
   const logger = deps.logger.child({ source: name });
   const now = deps.now ?? Date.now;
   const matcher = compileMatcher(cfg.include, cfg.exclude ?? []);
@@ -154,7 +164,7 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
   let handler: BatchHandler | undefined;
   let started = false;
   let stopping = false;
-  let watcher: FSWatcher | undefined;
+  const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let discovery: Promise<void> = Promise.resolve();
   let scanQueued = false;
@@ -168,6 +178,26 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     if (warned.size > 10_000) warned.clear();
     warned.add(k);
     logger.warn({ file, ...errorKind(err) }, what);
+  }
+
+  // ---- permits: at most ACTIVE_FILES files read and hold a batch at once -------
+
+  let freePermits = ACTIVE_FILES;
+  const permitQueue: (() => void)[] = [];
+
+  async function acquire(f: Tracked): Promise<void> {
+    if (f.permit || stopping) return; // stopping: the queue was drained, do not wait again
+    if (freePermits > 0) freePermits--;
+    else await new Promise<void>((resolve) => permitQueue.push(resolve));
+    f.permit = true;
+  }
+
+  function release(f: Tracked): void {
+    if (!f.permit) return;
+    f.permit = false;
+    const next = permitQueue.shift();
+    if (next) next();
+    else freePermits++;
   }
 
   // ---- wake-ups ------------------------------------------------------------
@@ -212,7 +242,11 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     for (const r of recs) f.records.push(r);
   }
 
-  async function checkpointAt(f: Tracked, offset: number, retired: boolean): Promise<FileCheckpoint> {
+  async function checkpointAt(
+    f: Tracked,
+    offset: number,
+    retired: boolean,
+  ): Promise<FileCheckpoint> {
     if (f.headLen < HEAD_BYTES && f.consumedTo > f.headLen) {
       // Grow the head hash as the file grows: tiny files are tailed from the start
       // and become better identified later (tailing.md §6.10).
@@ -283,7 +317,6 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
       f.committed = offset;
       f.lastCheckpoint = checkpoint;
     }
-    f.verify = true;
     return ok;
   }
 
@@ -303,7 +336,10 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
   /** The file was truncated or rewritten under us: restart at 0 as a new stream. */
   async function restartStream(f: Tracked, why: 'shrank' | 'rewritten'): Promise<void> {
     stats.truncations++;
-    logger.info({ file: f.path, why }, 'file truncated; reading it again from the start as a new stream');
+    logger.info(
+      { file: f.path, why },
+      'file truncated; reading it again from the start as a new stream',
+    );
     await endStream(f, true);
     let head = EMPTY;
     try {
@@ -319,7 +355,6 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     f.headHash = hash16(EMPTY);
     f.tail = EMPTY;
     f.tailCache = undefined;
-    f.verify = false;
   }
 
   // ---- reading ---------------------------------------------------------------
@@ -329,22 +364,30 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     for (const line of lines) {
       if (stopping) return; // not handed over = not committed = read again after restart
       takeLine(f, line, false);
-      if (f.lines >= BATCH_LINES || f.consumedTo - f.batchFrom >= BATCH_BYTES) await handOff(f, false);
+      if (f.lines >= BATCH_LINES || f.consumedTo - f.batchFrom >= BATCH_BYTES)
+        await handOff(f, false);
     }
+    // Nothing held: let another file have its turn (fairness under a busy file).
+    if (f.lines === 0 && f.records.length === 0) release(f);
   }
 
   function rememberTail(f: Tracked, chunk: Buffer): void {
     const n = chunk.length;
-    if (n >= 32) f.tail = Buffer.from(chunk.subarray(n - 32));
+    if (n >= TAIL_BYTES) f.tail = Buffer.from(chunk.subarray(n - TAIL_BYTES));
     else {
       const joined = Buffer.concat([f.tail, chunk]);
-      f.tail = joined.subarray(Math.max(0, joined.length - 32));
+      f.tail = joined.subarray(Math.max(0, joined.length - TAIL_BYTES));
     }
   }
 
-  /** True when the file was at EOF, still findable or not for long enough, and quiet. */
+  /**
+   * Called at EOF: no scan has found the file under an accepted name for graceMs and
+   * nothing was read from it for graceMs (its writer may still append after a rename).
+   */
   function endOfLife(f: Tracked, t: number): boolean {
-    return f.missingSince !== undefined && t - f.missingSince >= graceMs && t - f.lastData >= graceMs;
+    return (
+      f.missingSince !== undefined && t - f.missingSince >= graceMs && t - f.lastData >= graceMs
+    );
   }
 
   async function pump(f: Tracked): Promise<void> {
@@ -354,16 +397,18 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     }
     while (!stopping) {
       try {
-        if (f.verify) {
-          f.verify = false;
-          if (f.readPos > 0 && f.tail.length > 0) {
-            const current = await readAt(f.fh, f.readPos - f.tail.length, f.tail.length);
-            if (!current.equals(f.tail)) {
-              await restartStream(f, current.length < f.tail.length ? 'shrank' : 'rewritten');
-              continue;
-            }
+        // Before every read: are the bytes just before readPos still the ones we read?
+        // Catches truncation (also truncate-and-regrow past readPos, Vector #23619) and
+        // in-place rewrites before a single wrong byte is read. One 32-byte pread.
+        if (f.readPos > 0 && f.tail.length > 0) {
+          const current = await readAt(f.fh, f.readPos - f.tail.length, f.tail.length);
+          if (!current.equals(f.tail)) {
+            await restartStream(f, current.length < f.tail.length ? 'shrank' : 'rewritten');
+            continue;
           }
         }
+        await acquire(f);
+        if (stopping) break;
         const buf = pool.pop() ?? Buffer.allocUnsafe(READ_BYTES);
         let n: number;
         let lines: SplitLine[];
@@ -384,8 +429,9 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
           continue;
         }
         // At EOF: hand over what accumulated, then look at the file itself.
-        if (!(await handOff(f, false))) break;
-        if (stopping) break;
+        const handed = await handOff(f, false);
+        release(f);
+        if (!handed || stopping) break;
         const st = await f.fh.stat();
         if (st.size < f.readPos) {
           await restartStream(f, 'shrank');
@@ -405,9 +451,9 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
           return;
         }
         await waitWake(f);
-        f.verify = true;
       } catch (err) {
         warnOnce('error while reading file; retrying', f.path, err);
+        release(f);
         try {
           await sleep(cfg.rescan_interval, undefined, { signal: abort.signal });
         } catch {
@@ -423,7 +469,8 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     tracked.delete(f.key);
     // Should the file come back under an accepted name, it resumes instead of re-reading.
     const c = f.lastCheckpoint;
-    if (c && c.tailHash !== RETIRED_TAIL) unclaimed.set(f.key, [...(unclaimed.get(f.key) ?? []), c]);
+    if (c && c.tailHash !== RETIRED_TAIL)
+      unclaimed.set(f.key, [...(unclaimed.get(f.key) ?? []), c]);
     for (const [p, k] of pathOwner) if (k === f.key) pathOwner.delete(p);
     await f.fh.close().catch(() => undefined);
     logger.debug({ file: f.path }, 'file drained and no longer present; closed');
@@ -432,7 +479,10 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
   function runPump(f: Tracked): void {
     const p = pump(f)
       .catch((err: unknown) => warnOnce('file reader stopped unexpectedly', f.path, err))
-      .finally(() => pumps.delete(p));
+      .finally(() => {
+        release(f);
+        pumps.delete(p);
+      });
     pumps.add(p);
   }
 
@@ -500,7 +550,6 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
         committed: start,
         size: st.size,
         tail,
-        verify: false,
         tailCache: undefined,
         lastCheckpoint: undefined,
         records: [],
@@ -509,6 +558,7 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
         lastData: t,
         missingSince: undefined,
         announce,
+        permit: false,
         dirty: false,
         wake: undefined,
       };
@@ -639,26 +689,25 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
       enqueue(() => fullScan(true));
       await discovery;
       if (stopping) return;
-      const w = watch(
-        matcher.bases.map((b) => b.dir),
-        {
+      // One watcher per base, each limited to the depth its globs can match at.
+      for (const b of matcher.bases) {
+        const w = watch(b.dir, {
           ignoreInitial: true,
           persistent: true,
           // unlink + add, not a merged "change", so a replaced file is seen at once.
           atomic: false,
           ignorePermissionErrors: true,
-          ...(() => {
-            const depths = matcher.bases.map((b) => b.depth);
-            return depths.includes(undefined) ? {} : { depth: Math.max(...(depths as number[])) };
-          })(),
+          ...(b.depth === undefined ? {} : { depth: b.depth }),
           ignored: (p: string, st?: Stats) => (st?.isFile() ?? false) && !matcher.accepts(p),
-        },
-      );
-      w.on('add', (p) => onWatchEvent('add', p));
-      w.on('change', (p) => onWatchEvent('change', p));
-      w.on('unlink', (p) => onWatchEvent('unlink', p));
-      w.on('error', (err) => logger.warn(errorKind(err), 'file watcher error; periodic rescan continues'));
-      watcher = w;
+        });
+        w.on('add', (p) => onWatchEvent('add', p));
+        w.on('change', (p) => onWatchEvent('change', p));
+        w.on('unlink', (p) => onWatchEvent('unlink', p));
+        w.on('error', (err) =>
+          logger.warn(errorKind(err), 'file watcher error; periodic rescan continues'),
+        );
+        watchers.push(w);
+      }
       timer = setInterval(onTick, cfg.rescan_interval);
     },
 
@@ -668,7 +717,8 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
       abort.abort();
       if (timer) clearInterval(timer);
       for (const f of tracked.values()) signal(f);
-      await watcher?.close().catch(() => undefined);
+      for (const wakeUp of permitQueue.splice(0)) wakeUp(); // they see `stopping` and exit
+      await Promise.all(watchers.map((w) => w.close().catch(() => undefined)));
       await discovery;
       while (pumps.size > 0) await Promise.all([...pumps]);
       for (const f of tracked.values()) await f.fh.close().catch(() => undefined);
@@ -676,7 +726,10 @@ export function createFileSource(name: string, cfg: FileSourceConfig, deps: File
     },
 
     lag() {
-      return [...tracked.values()].map((f) => ({ file: f.path, bytes: Math.max(0, f.size - f.committed) }));
+      return [...tracked.values()].map((f) => ({
+        file: f.path,
+        bytes: Math.max(0, f.size - f.committed),
+      }));
     },
   };
 }

@@ -116,7 +116,8 @@ export function createLineSplitter(opts: LineSplitterOptions, startOffset = 0): 
     if (over && !truncate) {
       line = { bytes: EMPTY, offset: lineStart, end, truncated: false, skipped: true };
     } else {
-      let bytes = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+      let bytes =
+        parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
       if (over) bytes = bytes.subarray(0, utf8CutLength(bytes, 0, bytes.length));
       line = { bytes, offset: lineStart, end, truncated: over, skipped: false };
     }
@@ -160,10 +161,22 @@ export function createLineSplitter(opts: LineSplitterOptions, startOffset = 0): 
           // Fast path: the whole line is inside this chunk.
           const n = nl - i;
           if (n <= max) {
-            out.push({ bytes: copyOf(chunk, i, nl), offset: lineStart, end, truncated: false, skipped: false });
+            out.push({
+              bytes: copyOf(chunk, i, nl),
+              offset: lineStart,
+              end,
+              truncated: false,
+              skipped: false,
+            });
           } else if (truncate) {
             const cut = utf8CutLength(chunk, i, i + max);
-            out.push({ bytes: copyOf(chunk, i, i + cut), offset: lineStart, end, truncated: true, skipped: false });
+            out.push({
+              bytes: copyOf(chunk, i, i + cut),
+              offset: lineStart,
+              end,
+              truncated: true,
+              skipped: false,
+            });
           } else {
             out.push({ bytes: EMPTY, offset: lineStart, end, truncated: false, skipped: true });
           }

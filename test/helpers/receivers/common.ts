@@ -83,12 +83,11 @@ export interface BaseReceiver {
   /** Listen again on the same port. */
   restart(): Promise<void>;
   close(): Promise<void>;
-}
-
-export interface ReceiverCore extends BaseReceiver {
-  /** Resolve once `count()` reaches n; rejects after timeoutMs. */
+  /** Resolve once `predicate()` holds (checked every 5 ms); rejects after timeoutMs (10 s). */
   waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<void>;
 }
+
+export type ReceiverCore = BaseReceiver;
 
 export interface CoreOptions {
   tls?: ServerTls;
@@ -282,7 +281,8 @@ export async function startReceiverCore(opts: CoreOptions): Promise<ReceiverCore
     async waitUntil(predicate, timeoutMs = 10_000) {
       const start = Date.now();
       while (!predicate()) {
-        if (Date.now() - start > timeoutMs) throw new Error(`receiver: condition not met within ${timeoutMs}ms`);
+        if (Date.now() - start > timeoutMs)
+          throw new Error(`receiver: condition not met within ${timeoutMs}ms`);
         await new Promise((r) => setTimeout(r, 5));
       }
     },

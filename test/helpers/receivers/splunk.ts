@@ -84,7 +84,9 @@ function hec(status: number, code: number, extra: Record<string, unknown> = {}):
 
 function errorBody(status: number, o: FailOptions): object {
   const code = o.code ?? DEFAULT_CODE[status];
-  return code === undefined ? { text: `HTTP ${status}` } : { text: CODE_TEXT[code] ?? 'Error', code };
+  return code === undefined
+    ? { text: `HTTP ${status}` }
+    : { text: CODE_TEXT[code] ?? 'Error', code };
 }
 
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -93,7 +95,9 @@ const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  * Split concatenated JSON objects (`{..}{..}\n{..}`). Returns the objects, or the index of the
  * first one that is not a well-formed object.
  */
-export function splitConcatenated(text: string): { ok: true; values: unknown[] } | { ok: false; index: number } {
+export function splitConcatenated(
+  text: string,
+): { ok: true; values: unknown[] } | { ok: false; index: number } {
   const values: unknown[] = [];
   let i = 0;
   const n = text.length;
@@ -128,7 +132,9 @@ export function splitConcatenated(text: string): { ok: true; values: unknown[] }
   }
 }
 
-export async function startSplunkReceiver(opts: SplunkReceiverOptions = {}): Promise<SplunkReceiver> {
+export async function startSplunkReceiver(
+  opts: SplunkReceiverOptions = {},
+): Promise<SplunkReceiver> {
   const token = opts.token ?? '11111111-2222-3333-4444-555555555555';
   const received: HecEnvelope[] = [];
   const channels = new Set<string>();
@@ -158,7 +164,10 @@ export async function startSplunkReceiver(opts: SplunkReceiverOptions = {}): Pro
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     errorBody,
     handle(req) {
-      if (req.path === '/services/collector/health' || req.path === '/services/collector/health/1.0') {
+      if (
+        req.path === '/services/collector/health' ||
+        req.path === '/services/collector/health/1.0'
+      ) {
         if (health === 'healthy') return hec(200, 17);
         return hec(503, health === 'queues_full' ? 18 : health === 'ack_unavailable' ? 19 : 20);
       }
@@ -191,8 +200,17 @@ export async function startSplunkReceiver(opts: SplunkReceiverOptions = {}): Pro
         return { status: 200, body: { acks } };
       }
 
-      if (!['/services/collector', '/services/collector/event', '/services/collector/event/1.0'].includes(req.path)) {
-        return { status: 404, body: { text: 'The requested URL was not found on this server.', code: 404 } };
+      if (
+        ![
+          '/services/collector',
+          '/services/collector/event',
+          '/services/collector/event/1.0',
+        ].includes(req.path)
+      ) {
+        return {
+          status: 404,
+          body: { text: 'The requested URL was not found on this server.', code: 404 },
+        };
       }
       if (req.method !== 'POST') return { status: 405, body: { text: 'Method Not Allowed' } };
       if (channel !== undefined) channels.add(channel);
@@ -210,11 +228,14 @@ export async function startSplunkReceiver(opts: SplunkReceiverOptions = {}): Pro
         }
         if (!('event' in e)) return hec(400, 12, { 'invalid-event-number': i });
         if (e.event === '' || e.event === null) return hec(400, 13, { 'invalid-event-number': i });
-        if ('time' in e && typeof e.time !== 'number') return hec(400, 6, { 'invalid-event-number': i });
+        if ('time' in e && typeof e.time !== 'number')
+          return hec(400, 6, { 'invalid-event-number': i });
         if (
           opts.allowedIndexes &&
           e.index !== undefined &&
-          !opts.allowedIndexes.includes(String(e.index))
+          !opts.allowedIndexes.includes(
+            typeof e.index === 'string' ? e.index : JSON.stringify(e.index),
+          )
         ) {
           return hec(400, 7, { 'invalid-event-number': i });
         }

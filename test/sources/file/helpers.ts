@@ -69,7 +69,9 @@ export function partialFramer(now: () => number = Date.now): Framer {
   };
 }
 
-export async function tempDir(prefix = 'auditshipper-src-'): Promise<{ dir: string; cleanup(): Promise<void> }> {
+export async function tempDir(
+  prefix = 'auditshipper-src-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -77,7 +79,11 @@ export async function tempDir(prefix = 'auditshipper-src-'): Promise<{ dir: stri
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll until cond() is true; fail with `what` after timeoutMs. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -142,7 +148,8 @@ export function fakeStore() {
         order.push(e);
       }
       if (batch.checkpoint) {
-        if (batch.checkpoint.fileId !== batch.streamId) store.violations.push('checkpoint/stream mismatch');
+        if (batch.checkpoint.fileId !== batch.streamId)
+          store.violations.push('checkpoint/stream mismatch');
         checkpoints.set(batch.checkpoint.fileId, { ...batch.checkpoint });
       }
     },
@@ -165,7 +172,12 @@ export function fileConfig(overrides: Record<string, unknown>): FileSourceConfig
 export async function startSource(
   cfg: FileSourceConfig,
   store: FakeStore,
-  opts: { firstStart?: boolean; framer?: (p: string) => Framer; name?: string; now?: () => number } = {},
+  opts: {
+    firstStart?: boolean;
+    framer?: (p: string) => Framer;
+    name?: string;
+    now?: () => number;
+  } = {},
 ): Promise<FileSource> {
   const src = createFileSource(opts.name ?? 'test', cfg, {
     loadCheckpoints: () => store.load(),

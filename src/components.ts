@@ -25,8 +25,7 @@ import type { SinkDriver } from './sinks/types.js';
 export const HOST = process.env.AUDITSHIPPER_HOSTNAME ?? hostname();
 
 export function buildParser(name: string, src: SourceConfig, cfg: Config): RecordParser {
-  const p = compileParser({ profile: src.profile, profiles: cfg.profiles, host: HOST, source: name });
-  return (record, ctx) => p(record, ctx);
+  return compileParser({ profile: src.profile, profiles: cfg.profiles, host: HOST, source: name });
 }
 
 /** Parsers, redaction and routes: the pure, swappable part of the pipeline. */

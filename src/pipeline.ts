@@ -13,15 +13,14 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { canonicalJson } from './event/canonical.js';
 import { severityRank, type Severity } from './event/types.js';
-import type { ParseResult } from './parse/index.js';
+import type { RecordParser } from './parse/index.js';
 import type { RedactionPlan } from './redact/index.js';
 import type { Router } from './route/index.js';
 import type { BatchHandler, SourceBatch } from './sources/types.js';
 import type { IngestItem, Store } from './store/store.js';
 import type { Metrics } from './telemetry/metrics.js';
-import type { LogRecord } from './framing/types.js';
 
-export type RecordParser = (record: LogRecord, ctx: { file: string | null; streamId: string }) => ParseResult;
+export type { RecordParser };
 
 export interface PipelineParts {
   /** One parser per source (profiles are chosen per source). */

@@ -6,6 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { buildPipelineParts } from '../components.js';
+import { formatExplanation } from '../route/index.js';
 import { canonicalJson } from '../event/canonical.js';
 import { createFramer } from '../framing/index.js';
 import { severityRank } from '../event/types.js';
@@ -61,7 +62,7 @@ export async function routeCommand(opts: {
             (routed.matched.length ? ` via routes: ${routed.matched.join(', ')}` : routed.sinks.length ? ' via routes_default' : ''),
         );
         if (event.redacted.count) out(`  redacted ${event.redacted.count}: ${event.redacted.rules.join(', ')}`);
-        if (explain) out(`  explain: ${JSON.stringify(explain)}`);
+        if (explain) for (const l of formatExplanation(explain).split('\n')) out(`  ${l}`);
         out(`  ${canonicalJson(event)}`);
       }
     }

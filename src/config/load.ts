@@ -249,7 +249,7 @@ function humanMessage(issue: z.core.$ZodIssue, value: unknown): string {
     return `required (expected ${issue.expected})`;
   }
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    return `unknown type: ${issue.message}`;
+    return `unknown type ${JSON.stringify(value)}: ${issue.message.replace(/^Invalid discriminator value\. /, '')}`;
   }
   return issue.message;
 }

@@ -293,9 +293,20 @@ export function actionWords(action: string): string[] {
   return out;
 }
 
+// Bounded memos: the set of distinct actions is small in practice, but input is untrusted.
+const CACHE_MAX = 4096;
+const failureCache = new Map<string, boolean>();
+
 /** True when the action's name says it failed or was refused (`auth.login_failure`, `ACCESS_DENIED`). */
 export function actionImpliesFailure(action: string): boolean {
-  return actionWords(action).some((w) => FAILURE.has(w));
+  const hit = failureCache.get(action);
+  if (hit !== undefined) return hit;
+  const result = actionWords(action).some((w) => FAILURE.has(w));
+  if (action.length <= 128) {
+    if (failureCache.size >= CACHE_MAX) failureCache.clear();
+    failureCache.set(action, result);
+  }
+  return result;
 }
 
 function classifyByWords(action: string): ActionClass {
@@ -349,8 +360,6 @@ function classifyByWords(action: string): ActionClass {
   return { category, severity, known };
 }
 
-// Bounded memo: the set of distinct actions is small in practice, but input is untrusted.
-const CACHE_MAX = 4096;
 const cache = new Map<string, ActionClass>();
 
 /**

@@ -5,12 +5,15 @@
  * line re-read after a crash gets the same id and the store's `INSERT OR IGNORE`
  * keeps it once (DESIGN.md, durability protocol).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AuditEvent } from './types.js';
 
-/** 32 hex chars (128 bits) of sha256 over `${streamId}\n${offset}`. */
+/**
+ * 32 hex chars (128 bits) of sha256 over `${streamId}\n${offset}`. One-shot
+ * `crypto.hash` (Node ≥ 20.12) is about twice as fast as createHash for input this small.
+ */
 export function eventId(streamId: string, offset: number): string {
-  return createHash('sha256').update(`${streamId}\n${offset}`).digest('hex').slice(0, 32);
+  return hash('sha256', `${streamId}\n${offset}`, 'hex').slice(0, 32);
 }
 
 const q = JSON.stringify;

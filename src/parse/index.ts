@@ -85,6 +85,7 @@ function fallbackTime(obj: Json): ParsedTime | null {
  * times read as UTC, then now.
  */
 function eventTime(mapped: Mapped, cand: Candidate, root: Json, record: LogRecord): string {
+  if (mapped.time !== null && mapped.time.zoned) return mapped.time.iso; // the common case
   const tries: Array<ParsedTime | null> = [mapped.time, fallbackTime(cand.rec)];
   if (cand.rec !== root) tries.push(fallbackTime(root));
   for (const t of tries) if (t !== null && t.zoned) return t.iso;

@@ -275,30 +275,50 @@ function epochToMs(n: number): number {
   return n / 1e6; // nanoseconds
 }
 
-function parseIso(m: RegExpExecArray): ParsedTime | null {
-  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/** Already `YYYY-MM-DDTHH:MM:SS.mmmZ`: once validated, it is its own output (no Date round trip). */
+const CANONICAL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function parseIso(s: string, m: RegExpExecArray): ParsedTime | null {
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
   const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
   const hour = Number(h);
   const minute = Number(mi);
-  const second = Number(s);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return null;
-  }
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day); // not Date.UTC: it maps years 0-99 to 1900+
-  if (date.getUTCDate() !== day) return null; // 31 February
-  date.setUTCHours(hour, minute, second, Number(frac.padEnd(3, '0').slice(0, 3)));
+  const second = Number(sec);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 60) return null;
   let offsetMin = 0;
-  if (zone !== undefined && zone[0] !== undefined && (zone[0] === '+' || zone[0] === '-')) {
+  if (zone !== undefined && (zone[0] === '+' || zone[0] === '-')) {
     const digits = zone.slice(1).replace(':', '');
     const oh = Number(digits.slice(0, 2));
     const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
     if (oh > 23 || om > 59) return null;
     offsetMin = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  return fromMs(date.getTime() - offsetMin * 60_000, zone !== undefined);
+  const ms =
+    daysFromCivil(year, month, day) * 86_400_000 +
+    ((hour * 60 + minute - offsetMin) * 60 + second) * 1000 +
+    Number(frac.padEnd(3, '0').slice(0, 3));
+  if (ms < 0 || ms > MAX_MS) return null;
+  // A leap second (:60) is rolled into the next minute by the Date round trip.
+  if (second < 60 && CANONICAL_RE.test(s)) return { iso: s, zoned: true };
+  return fromMs(ms, zone !== undefined);
 }
 
 /**
@@ -313,7 +333,7 @@ export function parseTimestamp(v: unknown): ParsedTime | null {
   const s = v.trim();
   if (s.length === 0 || s.length > 64) return null;
   const m = ISO_RE.exec(s);
-  if (m) return parseIso(m);
+  if (m) return parseIso(s, m);
   if (EPOCH_STRING_RE.test(s)) return fromMs(epochToMs(Number(s)), true);
   if (!/(?:\bGMT|\bUTC|Z|[+-]\d{2}:?\d{2})$/i.test(s)) return null;
   return fromMs(Date.parse(s), true);

@@ -6,11 +6,16 @@
  */
 import { RE2JS } from 're2js';
 import { z } from 'zod';
-import { pathError } from './paths.js';
+import { dropPathError, pathError } from './paths.js';
 import { MASK } from './tokens.js';
 
 const zPath = z.string().superRefine((p, ctx) => {
   const err = pathError(p);
+  if (err !== null) ctx.addIssue({ code: 'custom', message: err });
+});
+
+const zDropPath = z.string().superRefine((p, ctx) => {
+  const err = dropPathError(p);
   if (err !== null) ctx.addIssue({ code: 'custom', message: err });
 });
 
@@ -108,7 +113,7 @@ export const redactionConfigSchema = z
     /** Query names or globs whose parameters are replaced with `[REDACTED]`. */
     hide_query_parameters: z.array(zName).default([]),
     /** Field paths removed from the event. */
-    drop: z.array(zPath).default([]),
+    drop: z.array(zDropPath).default([]),
     /** Field paths replaced with `[REDACTED]`. */
     mask: z.array(zPath).default([]),
     /** Keyed HMAC-SHA-256 pseudonyms: `hmac:<key_id>:<hex>`. */

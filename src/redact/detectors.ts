@@ -172,66 +172,72 @@ export function maskCard(text: string): string {
   return out;
 }
 
-/** Candidate digit groups: 13-19 digits with optional single space/dash separators. */
-const CARD_RE = /(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,22}(?![0-9A-Za-z])/g;
+const NEXT_DIGIT = /[0-9]/g;
 
+/**
+ * Cards in text. A hand-written scanner, linear in the text: it reads each chain of
+ * digit groups joined by single spaces or dashes once, then tries windows of
+ * consecutive groups (at most 19 digits, so at most 19 groups each) with one
+ * separator throughout. Dash-joined windows must be the whole dash chain, so
+ * UUID-like ids are never taken apart; space-joined windows may sit inside longer
+ * runs of numbers ("ref 12 4111 1111 1111 1111", two cards in a row).
+ */
 function findCards(s: string, out: Span[]): void {
-  CARD_RE.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = CARD_RE.exec(s)) !== null) {
-    const text = m[0];
+  const n = s.length;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const seps: number[] = [];
+  let i = 0;
+  while (i < n) {
+    NEXT_DIGIT.lastIndex = i;
+    const m = NEXT_DIGIT.exec(s);
+    if (m === null) return;
     const start = m.index;
-    let sep = '';
-    let consistent = true;
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i]!;
-      if (c === ' ' || c === '-') {
-        if (sep === '') sep = c;
-        else if (sep !== c) consistent = false;
+    // Read the chain of groups.
+    starts.length = 0;
+    ends.length = 0;
+    seps.length = 0;
+    let j = start;
+    for (;;) {
+      const gs = j;
+      while (j < n && isDigit(s.charCodeAt(j))) j++;
+      starts.push(gs);
+      ends.push(j);
+      const c = s.charCodeAt(j);
+      if ((c === 32 || c === 45) && isDigit(s.charCodeAt(j + 1))) {
+        seps.push(c);
+        j++;
+        continue;
       }
+      break;
     }
-    if (!consistent) continue;
-    if (sep === '') {
-      if (isCardNumber(text)) out.push({ start, end: start + text.length, text: maskCard(text), rule: 'card' });
-      continue;
-    }
-    // A dash chain that goes on (UUID-like ids) is not a card.
-    const after = s.charCodeAt(start + text.length);
-    if (sep === '-' && after === 45 && isAlnum(s.charCodeAt(start + text.length + 1))) continue;
-    if (sep === '-' && start >= 2 && s.charCodeAt(start - 1) === 45 && isAlnum(s.charCodeAt(start - 2))) {
-      continue;
-    }
-    const digits = text.split(sep).join('');
-    if (isCardNumber(digits)) {
-      out.push({ start, end: start + text.length, text: maskCard(text), rule: 'card' });
-      continue;
-    }
-    if (sep !== ' ') continue;
-    // Space-separated groups can sit inside a longer run of numbers ("ref 12 4111 1111 …"):
-    // try each contiguous window of groups, longest first.
-    const groups = text.split(' ');
-    const offs: number[] = [];
-    let o = 0;
-    for (const g of groups) {
-      offs.push(o);
-      o += g.length + 1;
-    }
-    let found = false;
-    for (let a = 0; a < groups.length && !found; a++) {
-      let len = 0;
-      for (let b = a; b < groups.length; b++) {
-        len += groups[b]!.length;
-        if (len > 19) break;
-        if (len >= 13 && (a > 0 || b < groups.length - 1)) {
-          const d = groups.slice(a, b + 1).join('');
-          if (isCardNumber(d)) {
-            const ws = start + offs[a]!;
-            const we = start + offs[b]! + groups[b]!.length;
-            out.push({ start: ws, end: we, text: maskCard(s.slice(ws, we)), rule: 'card' });
-            found = true;
-            break;
-          }
+    i = j + 1;
+    const groups = starts.length;
+    const gluedLeft = start > 0 && isAlnum(s.charCodeAt(start - 1));
+    const gluedRight = j < n && isAlnum(s.charCodeAt(j));
+    const last = gluedRight ? groups - 2 : groups - 1;
+    for (let a = gluedLeft ? 1 : 0; a <= last; a++) {
+      let total = 0;
+      let sep = 0;
+      let best = -1;
+      for (let b = a; b <= last; b++) {
+        total += ends[b]! - starts[b]!;
+        if (total > 19) break;
+        if (b > a) {
+          if (sep === 0) sep = seps[b - 1]!;
+          else if (seps[b - 1] !== sep) break;
         }
+        if (total < 13) continue;
+        if (sep === 45 && ((a > 0 && seps[a - 1] === 45) || (b < groups - 1 && seps[b] === 45))) continue;
+        let digits = '';
+        for (let g = a; g <= b; g++) digits += s.slice(starts[g], ends[g]);
+        if (isCardNumber(digits)) best = b;
+      }
+      if (best !== -1) {
+        const ws = starts[a]!;
+        const we = ends[best]!;
+        out.push({ start: ws, end: we, text: maskCard(s.slice(ws, we)), rule: 'card' });
+        a = best;
       }
     }
   }

@@ -66,6 +66,19 @@ export function pathError(path: string): string | null {
   return typeof r === 'string' ? r : null;
 }
 
+/**
+ * Null when `path` may be used in a `drop` rule. An array index there would remove a
+ * different element on every pass (redaction must be idempotent): use `*` or `mask`.
+ */
+export function dropPathError(path: string): string | null {
+  const err = pathError(path);
+  if (err !== null) return err;
+  if (path.split('.').some((seg) => /^[0-9]+$/.test(seg))) {
+    return `drop path ${JSON.stringify(path)} names an array index; dropping it would remove a different element on each pass (use * to drop all elements, or mask)`;
+  }
+  return null;
+}
+
 function globMatch(parts: string[], s: string): boolean {
   // `*`-only glob: prefix, suffix, and the middle parts in order (leftmost is optimal).
   const first = parts[0]!;

@@ -40,7 +40,7 @@ import {
 import { createHasher, normaliseForHash, type Hasher } from './hash.js';
 import { KEY_HEADERS, KEY_PARAMS, KEY_SECRET, KEY_SQL, KEY_URL_SECRET, createKeyClassifier, defaultSqlKeys } from './keys.js';
 import { compilePaths, type PathMatcher, type PathState } from './paths.js';
-import { stripSqlLiterals } from './sql.js';
+import { looksLikeSql, stripSqlLiterals } from './sql.js';
 import { MASK, isHashToken, isToken } from './tokens.js';
 
 export interface RedactionPlan {
@@ -283,7 +283,7 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
       }
     }
     let text = s;
-    if (sqlKey && sqlOn) {
+    if (sqlKey && sqlOn && looksLikeSql(text)) {
       const r = stripSqlLiterals(text);
       if (r.count > 0) {
         text = r.text;

@@ -24,6 +24,17 @@ function isLiteralPrefix(c: number): boolean {
   return c === 69 || c === 101 || c === 78 || c === 110 || c === 66 || c === 98 || c === 88 || c === 120;
 }
 
+const SQL_WORD = /\b(?:select|insert|update|delete|merge|upsert|with|from|where|values|call|exec|execute)\b/i;
+
+/**
+ * True when `s` reads like a SQL statement. Only such text is stripped, so a search
+ * box value that happens to sit under a `query` key keeps its numbers, and a masked
+ * card (`************1111`) is not stripped again on a second pass.
+ */
+export function looksLikeSql(s: string): boolean {
+  return SQL_WORD.test(s);
+}
+
 export interface SqlStripResult {
   text: string;
   /** Literals replaced (comments removed count too). */

@@ -74,6 +74,9 @@ export interface DeliveryLoop {
 
 class Stopped extends Error {}
 
+/** The longest Retry-After we honour (beyond max_backoff). */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
 export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
   const now = o.now ?? Date.now;
   const random = o.random ?? Math.random;
@@ -139,10 +142,14 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
     o.hooks?.health?.(name, healthy);
   };
 
-  /** Backoff for attempt n (1-based): full jitter over min(max, initial·2^(n-1)), floored by the server's ask. */
+  /**
+   * Backoff for attempt n (1-based): full jitter over min(max, initial·2^(n-1)), floored by the
+   * receiver's Retry-After — itself capped, so a hostile or broken header cannot park a sink for days.
+   */
   const backoff = (attempt: number, floorMs = 0) => {
     const cap = Math.min(o.retry.maxBackoffMs, o.retry.initialBackoffMs * 2 ** Math.min(attempt - 1, 30));
-    return Math.max(floorMs, Math.floor(random() * cap));
+    const floor = Math.min(floorMs, Math.max(o.retry.maxBackoffMs, MAX_RETRY_AFTER_MS));
+    return Math.max(floor, Math.floor(random() * cap));
   };
 
   const bytesOf = (b: readonly QueuedEvent[]) => b.reduce((n, e) => n + e.bytes, 0);

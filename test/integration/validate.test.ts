@@ -36,11 +36,11 @@ describe('auditshipper validate', () => {
 
   const broken: [string, string, RegExp][] = [
     ['yaml syntax', good.replace('format: cri', 'format: [cri'), /:\d+:\d+: /],
-    ['unknown key with suggestion', good.replace('format: cri', 'formt: cri'), /:8:5: unknown key "formt".*did you mean "format"/],
-    ['bad enum', good.replace('format: cri', 'format: xml'), /:8:13: sources\.retool\.format/],
-    ['unknown sink type', good.replace('type: file\n    path', 'type: kafka\n    path'), /:11:5: |:11:11: /],
-    ['bad size', good.replace('format: cri', 'format: cri\n    max_line_bytes: huge'), /:9:21: .*invalid size/],
-    ['route to unknown sink', good.replace('to: [archive]', 'to: [archiv]'), /:15:\d+: .*archiv.*archive/],
+    ['unknown key with suggestion', good.replace('format: cri', 'formt: cri'), /:7:5: unknown key "formt".*did you mean "format"/],
+    ['bad enum', good.replace('format: cri', 'format: xml'), /:7:13: sources\.retool\.format/],
+    ['unknown sink type', good.replace('type: file\n    path', 'type: kafka\n    path'), /:10:11: sinks\.archive\.type: unknown type "kafka": Expected 'file'/],
+    ['bad size', good.replace('format: cri', 'format: cri\n    max_line_bytes: huge'), /:8:21: .*invalid size/],
+    ['route to unknown sink', good.replace('to: [archive]', 'to: [archiv]'), /:14:10: unknown sink "archiv" \(did you mean "archive"\?\)/],
     ['missing env var', good.replace('/tmp/x', '${AUDITSHIPPER_TEST_UNSET_VAR}'), /:2:11: environment variable AUDITSHIPPER_TEST_UNSET_VAR is not set/],
     ['no sources', good.replace(/sources:[\s\S]*?sinks:/, 'sources: {}\nsinks:'), /:\d+:\d+: .*at least one source/],
   ];

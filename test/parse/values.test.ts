@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DEPTH_MARKER,
@@ -42,6 +43,37 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp(1706710297340001000)?.iso).toBe(iso);
     expect(parseTimestamp('1706710297340')?.iso).toBe(iso);
     expect(parseTimestamp('1706710297')?.iso).toBe('2024-01-31T14:11:37.000Z');
+  });
+
+  it('knows leap years and leap seconds', () => {
+    expect(parseTimestamp('2024-02-29T00:00:00Z')?.iso).toBe('2024-02-29T00:00:00.000Z');
+    expect(parseTimestamp('2000-02-29T00:00:00Z')?.iso).toBe('2000-02-29T00:00:00.000Z');
+    expect(parseTimestamp('2023-02-29T00:00:00Z')).toBeNull();
+    expect(parseTimestamp('1900-02-29T00:00:00Z')).toBeNull();
+    expect(parseTimestamp('2016-12-31T23:59:60.000Z')?.iso).toBe('2017-01-01T00:00:00.000Z');
+    expect(parseTimestamp('2024-01-31T14:11:37.340z')?.iso).toBe('2024-01-31T14:11:37.340Z');
+  });
+
+  it('agrees with Date for every valid ISO string with an offset', () => {
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date('1971-01-01T00:00:00Z'),
+          max: new Date('9998-12-31T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        fc.integer({ min: -14 * 60, max: 14 * 60 }),
+        (date, offsetMin) => {
+          const local = new Date(date.getTime() + offsetMin * 60_000).toISOString().slice(0, 23);
+          const sign = offsetMin < 0 ? '-' : '+';
+          const abs = Math.abs(offsetMin);
+          const zone = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+          expect(parseTimestamp(local + zone)?.iso).toBe(date.toISOString());
+          expect(parseTimestamp(date.toISOString())?.iso).toBe(date.toISOString());
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses times before 1970 (never mapping year 99 to 1999) and after 9999', () => {

@@ -87,6 +87,7 @@ describe('redaction config errors', () => {
     ['ip hash without key', { detectors: { ip: 'hash' } }, 'detectors.ip', /needs hash.key/],
     ['bad ip policy', { detectors: { ip: 'anonymise' } }, 'detectors.ip', /./],
     ['path outside the redactable fields', { mask: ['source.host'] }, 'mask.0', /must start at one of/],
+    ['array index in a drop path', { drop: ['detail.tags.1'] }, 'drop.0', /array index/],
     ['empty path segment', { drop: ['detail..x'] }, 'drop.0', /empty segment/],
     ['whole top-level object', { drop: ['detail'] }, 'drop.0', /whole top-level object/],
     ['match-everything path', { mask: ['**'] }, 'mask.0', /matches everything/],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stripSqlLiterals } from '../../src/redact/sql.js';
+import { looksLikeSql, stripSqlLiterals } from '../../src/redact/sql.js';
 
 describe('stripSqlLiterals', () => {
   it.each([
@@ -39,5 +39,18 @@ describe('stripSqlLiterals', () => {
       const r = stripSqlLiterals(unit.repeat(50_000));
       expect(typeof r.text).toBe('string');
     }
+  });
+});
+
+describe('looksLikeSql', () => {
+  it.each([
+    ['SELECT 1', true],
+    ['update t set a = 1', true],
+    ['with x as (select 1) select * from x', true],
+    ['************1111', false],
+    ['customer 4711', false],
+    ['selected items', false],
+  ])('%s', (s, expected) => {
+    expect(looksLikeSql(s)).toBe(expected);
   });
 });

@@ -58,7 +58,7 @@ export interface FileSourceStats {
   oversized: number;
   /** Files opened for tailing. */
   filesOpened: number;
-  /** A watched path that now names a different file than before (rename/delete + create). */
+  /** Tracked files that left their path: renamed (to a sibling or out of the globs) or deleted. */
   rotations: number;
   /** Files that shrank or were rewritten under the reader and restarted at 0. */
   truncations: number;
@@ -575,11 +575,10 @@ export function createFileSource(
     }
   }
 
-  /** Record that `file` now names `key`; counts a rotation when it named another tracked file. */
-  function notePath(file: string, key: string): void {
-    const prev = pathOwner.get(file);
-    if (prev !== undefined && prev !== key && tracked.has(prev)) stats.rotations++;
-    pathOwner.set(file, key);
+  /** A tracked file now lives under another accepted name (rename rotation to a sibling). */
+  function moved(f: Tracked, file: string): void {
+    f.path = file;
+    stats.rotations++;
   }
 
   async function fullScan(initial: boolean): Promise<void> {
@@ -588,7 +587,7 @@ export function createFileSource(
     const byKey = new Map<string, { file: string; st: Stats }[]>();
     for (const [file, st] of found) {
       const key = keyOf(st);
-      notePath(file, key);
+      pathOwner.set(file, key);
       const list = byKey.get(key);
       if (list) list.push({ file, st });
       else byKey.set(key, [{ file, st }]);
@@ -599,9 +598,10 @@ export function createFileSource(
       const at = byKey.get(f.key);
       if (at) {
         f.missingSince = undefined;
-        if (!at.some((x) => x.file === f.path)) f.path = at[0]!.file;
-      } else {
-        f.missingSince ??= t;
+        if (!at.some((x) => x.file === f.path)) moved(f, at[0]!.file);
+      } else if (f.missingSince === undefined) {
+        f.missingSince = t;
+        stats.rotations++; // renamed out of the globs, or deleted
       }
     }
     for (const [key, at] of byKey) {
@@ -617,16 +617,18 @@ export function createFileSource(
     try {
       st = await stat(file);
     } catch {
-      // Gone. Its owner stays recorded so a file created at the same path counts as a
-      // rotation; the next full scan decides whether the old file is findable elsewhere.
+      // Gone; the next full scan decides whether its file is findable elsewhere.
+      pathOwner.delete(file);
       return;
     }
     if (!st.isFile() || stopping) return;
     const key = keyOf(st);
-    notePath(file, key);
+    pathOwner.set(file, key);
     const f = tracked.get(key);
     if (f) {
-      f.path = file;
+      // Follow a rename to another accepted name (a rotated sibling), but do not flip
+      // between two names of one file (a symlink and its target).
+      if (f.path !== file && pathOwner.get(f.path) !== key) moved(f, file);
       f.missingSince = undefined;
       signal(f);
     } else {

@@ -208,6 +208,7 @@ describe('reading', () => {
     await sleep(60);
     expect(store.texts()).toEqual(['once']);
     expect(src.stats.filesOpened).toBe(1);
+    expect(src.stats.rotations).toBe(0);
   });
 
   it('picks up files created after start, from offset 0', async () => {
@@ -453,7 +454,7 @@ describe('rotation', () => {
     await writer.write(text(lines('before', 3)));
     const store = fakeStore();
     // Grace before an unfindable file is closed: max(partial_timeout, 2 × rescan_interval).
-    const src = await start(store, { partial_timeout: '500ms' });
+    const src = await start(store, { partial_timeout: '1s' });
     await waitFor(() => store.order.length === 3, 'before rotation');
     await rename(p('app.log'), p('app.log.1')); // not matched by *.log: unfindable
     await writer.write(text(lines('after-rename', 2))); // writer still on the old fd
@@ -490,6 +491,7 @@ describe('rotation', () => {
     await sleep(80);
     expect(store.order.length).toBe(6);
     expect(src.stats.filesOpened).toBe(2);
+    expect(src.stats.rotations).toBe(1);
     await waitFor(
       () =>
         store.batches.some((b) => b.file === p('0.log.20240101-000000')) ||
@@ -582,6 +584,7 @@ describe('rotation', () => {
     await waitFor(() => store.order.length === 3, 'all');
     expect(store.texts().sort()).toEqual(['one', 'three (new file)', 'two (after unlink)']);
     await waitFor(() => src.lag().length === 1, 'deleted file closed');
+    expect(src.stats.rotations).toBe(1);
   });
 
   it('a deleted file with an unterminated last line emits it as incomplete at end of life', async () => {

@@ -30,10 +30,15 @@ export function buildParser(name: string, src: SourceConfig, cfg: Config): Recor
 
 /** Parsers, redaction and routes: the pure, swappable part of the pipeline. */
 export function buildPipelineParts(cfg: Config): PipelineParts {
-  const routes = compileRoutes({ routes: cfg.routes, routes_default: cfg.routes_default, sinks: Object.keys(cfg.sinks) });
+  const routes = compileRoutes({
+    routes: cfg.routes,
+    routes_default: cfg.routes_default,
+    sinks: Object.keys(cfg.sinks),
+  });
   if (!routes.ok) throw new Error(routes.errors.map((e) => e.message).join('; '));
   const parsers = new Map<string, RecordParser>();
-  for (const [name, src] of Object.entries(cfg.sources)) parsers.set(name, buildParser(name, src, cfg));
+  for (const [name, src] of Object.entries(cfg.sources))
+    parsers.set(name, buildParser(name, src, cfg));
   return {
     parsers,
     redaction: compileRedaction(cfg.redaction),
@@ -54,7 +59,10 @@ export function buildSource(
       return createFileSource(name, src, {
         loadCheckpoints: () => deps.store.loadCheckpoints(name),
         framerFor: () =>
-          createFramer(src.format, { maxRecordBytes: src.max_line_bytes, partialTimeoutMs: src.partial_timeout }),
+          createFramer(src.format, {
+            maxRecordBytes: src.max_line_bytes,
+            partialTimeoutMs: src.partial_timeout,
+          }),
         logger: log,
         firstStart,
       });

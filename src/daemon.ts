@@ -43,10 +43,14 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
   const log = opts.logger;
   for (const w of loaded.warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
 
-  const store = openStore({ dataDir: cfg.data_dir, sync: cfg.buffer.sync, keepDeliveredMs: cfg.buffer.keep_delivered });
+  const store = openStore({
+    dataDir: cfg.data_dir,
+    sync: cfg.buffer.sync,
+    keepDeliveredMs: cfg.buffer.keep_delivered,
+  });
   const metrics = createMetrics();
   const loops = new Map<string, DeliveryLoop>();
-  let pipeline: Pipeline | undefined;
+  const pipelineRef: { current?: Pipeline } = {};
 
   for (const [name, sc] of Object.entries(cfg.sinks)) {
     const driver = buildSink(name, sc, log);
@@ -65,7 +69,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
         delivered: (s, n, bytes) => {
           metrics.delivered.inc({ sink: s }, n);
           metrics.deliveredBytes.inc({ sink: s }, bytes);
-          pipeline?.spaceFreed();
+          pipelineRef.current?.spaceFreed();
         },
         failed: (s, cls) => metrics.deliveryErrors.inc({ sink: s, class: cls }),
         retried: (s) => metrics.retries.inc({ sink: s }),
@@ -84,13 +88,17 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       const t = setTimeout(() => ac.abort(), 10_000);
       driver
         .healthcheck(ac.signal)
-        .then((r) => (r.ok ? log.info({ sink: name }, `healthcheck ok: ${r.message}`) : log.warn({ sink: name }, `healthcheck failed: ${r.message}`)))
+        .then((r) =>
+          r.ok
+            ? log.info({ sink: name }, `healthcheck ok: ${r.message}`)
+            : log.warn({ sink: name }, `healthcheck failed: ${r.message}`),
+        )
         .catch((err: Error) => log.warn({ sink: name }, `healthcheck failed: ${err.message}`))
         .finally(() => clearTimeout(t));
     }
   }
 
-  pipeline = createPipeline(buildPipelineParts(cfg), {
+  const pipe = createPipeline(buildPipelineParts(cfg), {
     store,
     buffer: cfg.buffer,
     logger: log,
@@ -99,7 +107,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       for (const s of sinks) loops.get(s)?.notify();
     },
   });
-  const pipe = pipeline;
+  pipelineRef.current = pipe;
 
   for (const loop of loops.values()) loop.start();
 
@@ -114,7 +122,10 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       if (err instanceof PipelineClosed) throw err;
       // A store failure (disk full, I/O error) must not lose the batch: the source keeps
       // its position (the promise rejects) and re-reads after the error clears.
-      log.error({ source: batch.source, err: (err as Error).message }, 'could not store a batch; it will be read again');
+      log.error(
+        { source: batch.source, err: (err as Error).message },
+        'could not store a batch; it will be read again',
+      );
       throw err;
     }
   };
@@ -137,7 +148,12 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       dbWritable = true;
     } catch (err) {
       dbWritable = false;
-      return { ok: false, checks: { database: { ok: false, message: `buffer not writable: ${(err as Error).message}` } } };
+      return {
+        ok: false,
+        checks: {
+          database: { ok: false, message: `buffer not writable: ${(err as Error).message}` },
+        },
+      };
     }
     return { ok: true, checks: { database: { ok: true } } };
   };
@@ -152,7 +168,10 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       const st = loop.state();
       const bad = st.unhealthySince !== null && now - st.unhealthySince > cfg.api.unhealthy_after;
       checks[`sink:${st.sink}`] = bad
-        ? { ok: false, message: `unhealthy since ${new Date(st.unhealthySince!).toISOString()}: ${st.lastError?.message ?? ''}` }
+        ? {
+            ok: false,
+            message: `unhealthy since ${new Date(st.unhealthySince!).toISOString()}: ${st.lastError?.message ?? ''}`,
+          }
         : { ok: true };
     }
     return { ok: Object.values(checks).every((c) => c.ok), checks };
@@ -168,16 +187,26 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
           const t = Date.now();
           for (const q of store.queueStats()) {
             metrics.queueDepth.set({ sink: q.sink }, q.depth);
-            metrics.oldestPending.set({ sink: q.sink }, q.oldestIngestedAt === null ? 0 : (t - q.oldestIngestedAt) / 1000);
+            metrics.oldestPending.set(
+              { sink: q.sink },
+              q.oldestIngestedAt === null ? 0 : (t - q.oldestIngestedAt) / 1000,
+            );
             metrics.dlqSize.set({ sink: q.sink }, q.dlq);
           }
-          for (const s of sources) for (const l of s.lag?.() ?? []) metrics.sourceLag.set({ source: s.name, file: l.file }, l.bytes);
+          for (const s of sources)
+            for (const l of s.lag?.() ?? [])
+              metrics.sourceLag.set({ source: s.name, file: l.file }, l.bytes);
         },
       })
     : null;
   if (api) log.info({ listen: cfg.api.listen, port: api.port }, 'api listening');
   log.info(
-    { sources: Object.keys(cfg.sources), sinks: Object.keys(cfg.sinks), data_dir: cfg.data_dir, config: loaded.file },
+    {
+      sources: Object.keys(cfg.sources),
+      sinks: Object.keys(cfg.sinks),
+      data_dir: cfg.data_dir,
+      config: loaded.file,
+    },
     'auditshipper started',
   );
 
@@ -203,9 +232,9 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
   };
 
   // Finite input: exit once all of it is delivered.
-  const finite = sources.filter((s) => s.finished);
+  const finite = sources.filter((s) => s.finished !== undefined);
   if (finite.length === sources.length && finite.length > 0) {
-    void Promise.all(finite.map((s) => s.finished))
+    void Promise.all(finite.map((s) => s.finished as Promise<void>))
       .then(() => Promise.all([...loops.values()].map((l) => l.idle())))
       .then(() => stop('input finished and delivered'));
   }
@@ -222,7 +251,11 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    process.on('SIGHUP', () => log.warn('SIGHUP received: live reload is not available in this build; restart to apply config changes'));
+    process.on('SIGHUP', () =>
+      log.warn(
+        'SIGHUP received: live reload is not available in this build; restart to apply config changes',
+      ),
+    );
   }
 
   return { store, metrics, pipeline: pipe, apiPort: api?.port ?? null, done, stop };

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { canonicalJson } from './event/canonical.js';
-import { severityRank, type Severity } from './event/types.js';
+import { severityRank } from './event/types.js';
 import type { RecordParser } from './parse/index.js';
 import type { RedactionPlan } from './redact/index.js';
 import type { Router } from './route/index.js';
@@ -77,7 +77,12 @@ export function rateLimitedLog(logger: Logger, intervalMs = 60_000) {
   };
 }
 
-const MIN_RANK: Record<Config['audit']['min_severity'], number> = { off: 99, critical: 2, warn: 1, info: 0 };
+const MIN_RANK: Record<Config['audit']['min_severity'], number> = {
+  off: 99,
+  critical: 2,
+  warn: 1,
+  info: 0,
+};
 
 export class PipelineClosed extends Error {}
 
@@ -144,13 +149,17 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
       }
       if (r.kind === 'malformed') {
         malformed++;
-        warn(`malformed:${batch.source}`, { source: batch.source, file: batch.file, offset: record.offset, reason: r.reason }, 'malformed record skipped');
+        warn(
+          `malformed:${batch.source}`,
+          { source: batch.source, file: batch.file, offset: record.offset, reason: r.reason },
+          'malformed record skipped',
+        );
         continue;
       }
       audit++;
       let event = r.event;
       if (!r.knownAction) metrics.unknownActions.inc({ product: event.product });
-      if (severityRank(event.severity as Severity) < minRank) {
+      if (severityRank(event.severity) < minRank) {
         filtered++;
         continue;
       }
@@ -178,7 +187,11 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     if (filtered) metrics.records.inc({ source: src, outcome: 'filtered' }, filtered);
     if (batch.oversized) {
       metrics.records.inc({ source: src, outcome: 'oversized' }, batch.oversized);
-      warn(`oversized:${src}`, { source: src, file: batch.file, lines: batch.oversized }, 'lines longer than max_line_bytes were cut or skipped');
+      warn(
+        `oversized:${src}`,
+        { source: src, file: batch.file, lines: batch.oversized },
+        'lines longer than max_line_bytes were cut or skipped',
+      );
     }
     return { items, sinks };
   };
@@ -191,7 +204,11 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
       if (deps.buffer.when_full === 'drop_newest') {
         stats.dropped += items.length;
         metrics.records.inc({ source: batch.source, outcome: 'dropped' }, items.length);
-        warn('buffer_drop', { source: batch.source, events: items.length }, 'buffer full: events dropped (buffer.when_full: drop_newest)');
+        warn(
+          'buffer_drop',
+          { source: batch.source, events: items.length },
+          'buffer full: events dropped (buffer.when_full: drop_newest)',
+        );
         items = [];
         sinks = new Set();
       } else {
@@ -199,7 +216,10 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
       }
     }
     if (items.length === 0 && !batch.checkpoint) return;
-    const r = items.length > 0 || batch.checkpoint ? store.ingestBatch(items, batch.checkpoint) : { inserted: 0, duplicates: 0 };
+    const r =
+      items.length > 0 || batch.checkpoint
+        ? store.ingestBatch(items, batch.checkpoint)
+        : { inserted: 0, duplicates: 0 };
     stats.inserted += r.inserted;
     stats.duplicates += r.duplicates;
     if (r.duplicates) metrics.duplicates.inc({ source: batch.source }, r.duplicates);

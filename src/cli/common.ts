@@ -3,7 +3,13 @@
  * file:line:col errors, the logger (pino, to stderr: stdout is for events and command output).
  */
 import { pino, type Logger } from 'pino';
-import { ConfigError, formatIssue, loadConfigFile, resolveConfigPath, type LoadedConfig } from '../config/index.js';
+import {
+  ConfigError,
+  formatIssue,
+  loadConfigFile,
+  resolveConfigPath,
+  type LoadedConfig,
+} from '../config/index.js';
 
 export const EXIT = { ok: 0, invalid: 1, usage: 2, runtime: 3 } as const;
 
@@ -24,7 +30,9 @@ export function loadOrReport(flag: string | undefined): LoadedConfig | number {
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const i of err.issues) process.stderr.write(formatIssue(i) + '\n');
-      process.stderr.write(`${path}: invalid config (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'})\n`);
+      process.stderr.write(
+        `${path}: invalid config (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'})\n`,
+      );
       return EXIT.invalid;
     }
     throw err;

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { dlqCommand } from './dlq.js';
+import { probeCommand } from './probe.js';
 import { EXIT, UsageError } from './common.js';
 import { routeCommand } from './route.js';
 import { runCommand } from './run.js';
@@ -20,6 +21,7 @@ commands:
                                            dry run: redacted event and target sinks per input line
   status   [-c FILE] [--json]              queue depth, oldest pending, DLQ, file checkpoints
   dlq      list|replay|purge [-c FILE] [--sink S] [--id N] [--before DATE] [--json]
+  probe    [-c FILE] SINK [--json]         send one marked test event to a sink; print the answer and latency
 
 config search: -c, $AUDITSHIPPER_CONFIG, ./auditshipper.yaml, /etc/auditshipper/auditshipper.yaml,
 then the embedded default.`;
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(values);
     case 'dlq':
       return dlqCommand(positionals[0], values);
+    case 'probe':
+      return probeCommand(positionals[0], values);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
@@ -65,7 +69,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       process.stderr.write(`${(err as Error).message}\n`);
       process.exitCode = EXIT.usage;
       return;

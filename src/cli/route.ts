@@ -24,7 +24,10 @@ export async function routeCommand(opts: {
   const cfg = loaded.config;
   const sourceName = opts.source ?? Object.keys(cfg.sources)[0]!;
   const src = cfg.sources[sourceName];
-  if (!src) throw new UsageError(`no source named "${sourceName}" (have: ${Object.keys(cfg.sources).join(', ')})`);
+  if (!src)
+    throw new UsageError(
+      `no source named "${sourceName}" (have: ${Object.keys(cfg.sources).join(', ')})`,
+    );
   const parts = buildPipelineParts(cfg);
   const parse = parts.parsers.get(sourceName)!;
   const format = src.type === 'demo' ? 'json' : src.format;
@@ -41,27 +44,51 @@ export async function routeCommand(opts: {
     for (const record of framer.push({ bytes, offset, end, truncated: false })) {
       const r = parse(record, { file: opts.input ?? null, streamId });
       if (r.kind !== 'audit') {
-        if (opts.json) out(JSON.stringify({ line: lineNo, result: r.kind, ...(r.kind === 'malformed' ? { reason: r.reason } : {}) }));
+        if (opts.json)
+          out(
+            JSON.stringify({
+              line: lineNo,
+              result: r.kind,
+              ...(r.kind === 'malformed' ? { reason: r.reason } : {}),
+            }),
+          );
         else out(`line ${lineNo}: ${r.kind}${r.kind === 'malformed' ? ` (${r.reason})` : ''}`);
         continue;
       }
       if (severityRank(r.event.severity) < minRank) {
-        if (opts.json) out(JSON.stringify({ line: lineNo, result: 'filtered', severity: r.event.severity }));
-        else out(`line ${lineNo}: filtered (severity ${r.event.severity} below audit.min_severity)`);
+        if (opts.json)
+          out(JSON.stringify({ line: lineNo, result: 'filtered', severity: r.event.severity }));
+        else
+          out(`line ${lineNo}: filtered (severity ${r.event.severity} below audit.min_severity)`);
         continue;
       }
       const event = parts.redaction.apply(r.event);
       const routed = parts.router.route(event);
       const explain = opts.explain ? parts.router.explain(event) : undefined;
       if (opts.json) {
-        out(JSON.stringify({ line: lineNo, result: 'audit', routes: routed.matched, sinks: routed.sinks, unrouted: routed.unrouted, explain, event }));
+        out(
+          JSON.stringify({
+            line: lineNo,
+            result: 'audit',
+            routes: routed.matched,
+            sinks: routed.sinks,
+            unrouted: routed.unrouted,
+            explain,
+            event,
+          }),
+        );
       } else {
         out(
           `line ${lineNo}: ${event.product} ${event.action} (${event.severity}) → ` +
             (routed.sinks.length ? `sinks: ${routed.sinks.join(', ')}` : 'UNROUTED') +
-            (routed.matched.length ? ` via routes: ${routed.matched.join(', ')}` : routed.sinks.length ? ' via routes_default' : ''),
+            (routed.matched.length
+              ? ` via routes: ${routed.matched.join(', ')}`
+              : routed.sinks.length
+                ? ' via routes_default'
+                : ''),
         );
-        if (event.redacted.count) out(`  redacted ${event.redacted.count}: ${event.redacted.rules.join(', ')}`);
+        if (event.redacted.count)
+          out(`  redacted ${event.redacted.count}: ${event.redacted.rules.join(', ')}`);
         if (explain) for (const l of formatExplanation(explain).split('\n')) out(`  ${l}`);
         out(`  ${canonicalJson(event)}`);
       }

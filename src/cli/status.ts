@@ -20,10 +20,17 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
   if (typeof loaded === 'number') return loaded;
   const cfg = loaded.config;
   if (!existsSync(join(cfg.data_dir, 'buffer.db'))) {
-    process.stderr.write(`no buffer at ${cfg.data_dir}: the agent has not run with this config yet\n`);
+    process.stderr.write(
+      `no buffer at ${cfg.data_dir}: the agent has not run with this config yet\n`,
+    );
     return EXIT.runtime;
   }
-  const store = openStore({ dataDir: cfg.data_dir, sync: 'normal', keepDeliveredMs: 0, readonly: true });
+  const store = openStore({
+    dataDir: cfg.data_dir,
+    sync: 'normal',
+    keepDeliveredMs: 0,
+    readonly: true,
+  });
   try {
     const now = Date.now();
     const configured = new Set(Object.keys(cfg.sinks));
@@ -31,11 +38,13 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
       sink: q.sink,
       configured: configured.has(q.sink),
       depth: q.depth,
-      oldest_pending_age_s: q.oldestIngestedAt === null ? null : Math.round((now - q.oldestIngestedAt) / 1000),
+      oldest_pending_age_s:
+        q.oldestIngestedAt === null ? null : Math.round((now - q.oldestIngestedAt) / 1000),
       dlq: q.dlq,
     }));
     for (const name of configured) {
-      if (!sinks.some((s) => s.sink === name)) sinks.push({ sink: name, configured: true, depth: 0, oldest_pending_age_s: null, dlq: 0 });
+      if (!sinks.some((s) => s.sink === name))
+        sinks.push({ sink: name, configured: true, depth: 0, oldest_pending_age_s: null, dlq: 0 });
     }
     const files = store.allCheckpoints().map((c) => {
       let size: number | null = null;
@@ -53,14 +62,24 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
         updated: new Date(c.updatedAt).toISOString(),
       };
     });
-    const report = { data_dir: cfg.data_dir, buffer_bytes: store.bytesUsed(), buffer_max_bytes: cfg.buffer.max_bytes, sinks, files };
+    const report = {
+      data_dir: cfg.data_dir,
+      buffer_bytes: store.bytesUsed(),
+      buffer_max_bytes: cfg.buffer.max_bytes,
+      sinks,
+      files,
+    };
     if (opts.json) {
       out(JSON.stringify(report, null, 2));
       return EXIT.ok;
     }
-    out(`buffer: ${formatBytes(report.buffer_bytes)} of ${formatBytes(report.buffer_max_bytes)} (${cfg.data_dir})`);
+    out(
+      `buffer: ${formatBytes(report.buffer_bytes)} of ${formatBytes(report.buffer_max_bytes)} (${cfg.data_dir})`,
+    );
     out('');
-    out(`${'SINK'.padEnd(20)} ${'DEPTH'.padStart(10)} ${'OLDEST'.padStart(8)} ${'DLQ'.padStart(8)}`);
+    out(
+      `${'SINK'.padEnd(20)} ${'DEPTH'.padStart(10)} ${'OLDEST'.padStart(8)} ${'DLQ'.padStart(8)}`,
+    );
     for (const s of sinks) {
       out(
         `${(s.sink + (s.configured ? '' : ' (removed)')).padEnd(20)} ${String(s.depth).padStart(10)} ${age(
@@ -72,7 +91,9 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
       out('');
       out(`${'SOURCE'.padEnd(14)} ${'OFFSET'.padStart(12)} ${'LAG'.padStart(10)}  FILE`);
       for (const f of files) {
-        out(`${f.source.padEnd(14)} ${String(f.offset).padStart(12)} ${(f.lag_bytes === null ? 'gone' : formatBytes(f.lag_bytes)).padStart(10)}  ${f.path}`);
+        out(
+          `${f.source.padEnd(14)} ${String(f.offset).padStart(12)} ${(f.lag_bytes === null ? 'gone' : formatBytes(f.lag_bytes)).padStart(10)}  ${f.path}`,
+        );
       }
     }
     return EXIT.ok;

@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { compileRoutes } from '../route/index.js';
 import { compilePathTemplate } from '../sinks/file.js';
 import { BUILTIN_PROFILES } from '../parse/index.js';
-import { ConfigError, loadConfigText, type ConfigIssue, type ConfigPath, type InterpolationEnv } from './load.js';
+import {
+  ConfigError,
+  loadConfigText,
+  type ConfigIssue,
+  type ConfigPath,
+  type InterpolationEnv,
+} from './load.js';
 import { configSchema, type Config } from './schema.js';
 
 export { ConfigError, formatIssue } from './load.js';
@@ -30,7 +36,8 @@ export interface LoadedConfig {
 export function resolveConfigPath(flag: string | undefined, env = process.env): string {
   if (flag) return flag;
   if (env.AUDITSHIPPER_CONFIG) return env.AUDITSHIPPER_CONFIG;
-  for (const p of ['auditshipper.yaml', '/etc/auditshipper/auditshipper.yaml']) if (existsSync(p)) return p;
+  for (const p of ['auditshipper.yaml', '/etc/auditshipper/auditshipper.yaml'])
+    if (existsSync(p)) return p;
   return EMBEDDED_DEFAULT;
 }
 
@@ -68,13 +75,23 @@ export function checkConfig(cfg: Config): {
   }
   const stdinSources = Object.entries(cfg.sources).filter(([, s]) => s.type === 'stdin');
   if (stdinSources.length > 1) {
-    errors.push({ path: ['sources', stdinSources[1]![0]], message: 'only one stdin source can exist' });
+    errors.push({
+      path: ['sources', stdinSources[1]![0]],
+      message: 'only one stdin source can exist',
+    });
   }
   return { errors, warnings };
 }
 
-export function loadConfigFromText(text: string, file: string, env?: InterpolationEnv): LoadedConfig {
-  const { config, warnings } = loadConfigText(text, file, configSchema, { env, check: checkConfig });
+export function loadConfigFromText(
+  text: string,
+  file: string,
+  env?: InterpolationEnv,
+): LoadedConfig {
+  const { config, warnings } = loadConfigText(text, file, configSchema, {
+    env,
+    check: checkConfig,
+  });
   return { config, warnings, file, text };
 }
 
@@ -85,7 +102,9 @@ export function loadConfigFile(path: string, env?: InterpolationEnv): LoadedConf
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError([{ file: path, line: 1, col: 1, message: `cannot read config file (${code})` }]);
+    throw new ConfigError([
+      { file: path, line: 1, col: 1, message: `cannot read config file (${code})` },
+    ]);
   }
   const shown = path === EMBEDDED_DEFAULT ? '(embedded default)' : path;
   return loadConfigFromText(text, shown, env);

@@ -109,7 +109,11 @@ export interface ParsedYaml {
 }
 
 /** Parse YAML text and interpolate; returns syntax and interpolation issues (does not throw). */
-export function parseYaml(text: string, file: string, env: InterpolationEnv = defaultEnv()): ParsedYaml {
+export function parseYaml(
+  text: string,
+  file: string,
+  env: InterpolationEnv = defaultEnv(),
+): ParsedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
@@ -141,7 +145,7 @@ export function parseYaml(text: string, file: string, env: InterpolationEnv = de
       },
     });
   }
-  const data = doc.errors.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+  const data: unknown = doc.errors.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
   const map: SourceMap = {
     file,
     at(path, key = false) {
@@ -149,7 +153,9 @@ export function parseYaml(text: string, file: string, env: InterpolationEnv = de
     },
     isSecret(path) {
       const k = pathKey(path);
-      return secretPaths.some((s) => s === k || s.startsWith(k + '\u0000') || k.startsWith(s + '\u0000'));
+      return secretPaths.some(
+        (s) => s === k || s.startsWith(k + '\u0000') || k.startsWith(s + '\u0000'),
+      );
     },
   };
   return { data: data ?? null, map, issues };
@@ -170,7 +176,7 @@ function configPathOf(ancestry: readonly unknown[], node: Scalar): ConfigPath {
       const k = child.key;
       out.push(isScalar(k) ? String(k.value) : String(k));
     } else if (isSeq(parent)) {
-      out.push(parent.items.indexOf(child as never));
+      out.push(parent.items.indexOf(child));
     }
   }
   return out;
@@ -240,7 +246,8 @@ export function zodIssues(
 
 function valueAt(data: unknown, path: ConfigPath): unknown {
   let v = data;
-  for (const k of path) v = v && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined;
+  for (const k of path)
+    v = v && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined;
   return v;
 }
 
@@ -248,7 +255,11 @@ function humanMessage(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type' && value === undefined) {
     return `required (expected ${issue.expected})`;
   }
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+  if (
+    issue.code === 'invalid_union' &&
+    'note' in issue &&
+    issue.note === 'No matching discriminator'
+  ) {
     return `unknown type ${JSON.stringify(value)}: ${issue.message.replace(/^Invalid discriminator value\. /, '')}`;
   }
   return issue.message;
@@ -268,7 +279,10 @@ export function loadConfigText<S extends z.ZodType>(
   schema: S,
   opts: {
     env?: InterpolationEnv;
-    check?: (cfg: z.output<S>) => { errors: { path: ConfigPath; message: string }[]; warnings: { path: ConfigPath; message: string }[] };
+    check?: (cfg: z.output<S>) => {
+      errors: { path: ConfigPath; message: string }[];
+      warnings: { path: ConfigPath; message: string }[];
+    };
   } = {},
 ): { config: z.output<S>; warnings: ConfigIssue[] } {
   const parsed = parseYaml(text, file, opts.env);

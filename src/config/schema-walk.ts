@@ -33,7 +33,9 @@ function unwrap(s: unknown, data: unknown, depth = 0): unknown {
       const options = d.options as unknown[];
       const disc = d.discriminator as string | undefined;
       const tag =
-        data && typeof data === 'object' ? (data as Record<string, unknown>)[disc ?? 'type'] : undefined;
+        data && typeof data === 'object'
+          ? (data as Record<string, unknown>)[disc ?? 'type']
+          : undefined;
       for (const o of options) {
         const u = unwrap(o, data, depth + 1);
         const ud = defOf(u);
@@ -56,13 +58,18 @@ function unwrap(s: unknown, data: unknown, depth = 0): unknown {
 }
 
 /** Keys accepted by the object schema at `path`, or undefined when it is not a fixed-shape object. */
-export function knownKeysAt(schema: z.ZodType, path: (string | number)[], data: unknown): string[] | undefined {
+export function knownKeysAt(
+  schema: z.ZodType,
+  path: (string | number)[],
+  data: unknown,
+): string[] | undefined {
   let s: unknown = unwrap(schema, data);
   let d: unknown = data;
   for (const seg of path) {
     const def = defOf(s);
     if (!def) return undefined;
-    const next = d && typeof d === 'object' ? (d as Record<string | number, unknown>)[seg] : undefined;
+    const next =
+      d && typeof d === 'object' ? (d as Record<string | number, unknown>)[seg] : undefined;
     if (def.type === 'object') {
       s = (def.shape as Record<string, unknown>)[String(seg)];
     } else if (def.type === 'record') {
@@ -91,7 +98,8 @@ export function editDistance(a: string, b: string): number {
     for (let j = 1; j <= n; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
       d[i]![j] = v;
     }
   }

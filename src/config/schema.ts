@@ -20,9 +20,16 @@ import { httpSinkSchema } from '../sinks/http.js';
 /** Component names become metric labels, file names and CLI arguments: keep them plain. */
 const componentName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'names use letters, digits, "_", "." and "-" (max 64)');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'names use letters, digits, "_", "." and "-" (max 64)',
+  );
 
-export const sourceSchema = z.discriminatedUnion('type', [fileSourceSchema, stdinSourceSchema, demoSourceSchema]);
+export const sourceSchema = z.discriminatedUnion('type', [
+  fileSourceSchema,
+  stdinSourceSchema,
+  demoSourceSchema,
+]);
 
 export const sinkSchema = z.discriminatedUnion('type', [
   fileSinkSchema,

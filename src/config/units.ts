@@ -15,7 +15,8 @@ const DURATION_UNITS: Record<string, number> = {
 
 /** Parse `1500ms`, `30s`, `1m30s`, `7d` into milliseconds. A bare number means seconds. */
 export function parseDuration(input: string | number): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input * 1000 : undefined;
+  if (typeof input === 'number')
+    return Number.isFinite(input) && input >= 0 ? input * 1000 : undefined;
   const s = input.trim();
   if (s === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;

@@ -106,10 +106,13 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
   const sleep = (ms: number) =>
     new Promise<void>((resolve, reject) => {
       if (halt.signal.aborted) return reject(new Stopped());
-      const t = setTimeout(() => {
-        halt.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          halt.signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       const onAbort = () => {
         clearTimeout(t);
         reject(new Stopped());
@@ -147,7 +150,10 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
    * receiver's Retry-After — itself capped, so a hostile or broken header cannot park a sink for days.
    */
   const backoff = (attempt: number, floorMs = 0) => {
-    const cap = Math.min(o.retry.maxBackoffMs, o.retry.initialBackoffMs * 2 ** Math.min(attempt - 1, 30));
+    const cap = Math.min(
+      o.retry.maxBackoffMs,
+      o.retry.initialBackoffMs * 2 ** Math.min(attempt - 1, 30),
+    );
     const floor = Math.min(floorMs, Math.max(o.retry.maxBackoffMs, MAX_RETRY_AFTER_MS));
     return Math.max(floor, Math.floor(random() * cap));
   };
@@ -175,12 +181,20 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
     }
   };
 
-  const deadLetter = (batch: QueuedEvent[], why: { status?: number; reason: string; response?: string }) => {
+  const deadLetter = (
+    batch: QueuedEvent[],
+    why: { status?: number; reason: string; response?: string },
+  ) => {
     o.store.deadLetter(name, batch, why);
     state.deadLettered += batch.length;
     o.hooks?.deadLettered?.(name, batch.length);
     log.error(
-      { events: batch.length, status: why.status, reason: why.reason, ids: batch.slice(0, 5).map((e) => e.id) },
+      {
+        events: batch.length,
+        status: why.status,
+        reason: why.reason,
+        ids: batch.slice(0, 5).map((e) => e.id),
+      },
       'events moved to the dead-letter queue',
     );
   };
@@ -194,7 +208,10 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
       const v = await sendOnce(batch);
       switch (v.kind) {
         case 'ok': {
-          o.store.ackBatch(name, batch.map((e) => e.seq));
+          o.store.ackBatch(
+            name,
+            batch.map((e) => e.seq),
+          );
           state.delivered += batch.length;
           o.hooks?.delivered?.(name, batch.length, bytesOf(batch));
           if (!state.healthy) log.info('sink recovered');
@@ -207,7 +224,8 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
           if (batch.length === 1) {
             deadLetter(batch, {
               status: v.status,
-              reason: v.kind === 'split' ? `event too large for the receiver: ${v.reason}` : v.reason,
+              reason:
+                v.kind === 'split' ? `event too large for the receiver: ${v.reason}` : v.reason,
               response: v.kind === 'reject' ? v.body : undefined,
             });
             return;
@@ -248,7 +266,10 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
           }
           const wait = backoff(attempt, v.afterMs ?? 0);
           if (attempt === 1 || attempt % 10 === 0) {
-            log.warn({ attempt, status: v.status, retryInMs: wait }, `delivery failed, will retry: ${v.reason}`);
+            log.warn(
+              { attempt, status: v.status, retryInMs: wait },
+              `delivery failed, will retry: ${v.reason}`,
+            );
           }
           await sleep(wait);
           continue;
@@ -262,7 +283,8 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
     state.inFlight = inFlight;
     const p = deliver(batch)
       .catch((err) => {
-        if (!(err instanceof Stopped)) log.error({ err: (err as Error).message }, 'delivery loop error');
+        if (!(err instanceof Stopped))
+          log.error({ err: (err as Error).message }, 'delivery loop error');
       })
       .finally(() => {
         inFlight--;
@@ -329,12 +351,17 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
       const remaining = deadline - now();
       if (inflightDone.size > 0) {
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, remaining))));
+        const timedOut = new Promise<'timeout'>(
+          (r) => (timer = setTimeout(() => r('timeout'), Math.max(0, remaining))),
+        );
         const all = Promise.all([...inflightDone]).then(() => 'done' as const);
         const r = await Promise.race([all, timedOut]);
         clearTimeout(timer);
         if (r === 'timeout') {
-          log.warn({ inFlight }, 'shutdown timeout reached; in-flight batches stay buffered for the next start');
+          log.warn(
+            { inFlight },
+            'shutdown timeout reached; in-flight batches stay buffered for the next start',
+          );
         }
       }
       abort.abort();

@@ -12,7 +12,18 @@
  *   and a new one started; `rotate.max_files` old files are kept per path.
  * - Write errors (disk full, permissions) are transient verdicts: the rows stay buffered.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
@@ -87,7 +98,8 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 /** A field value made safe as one path segment. */
 function safeSegment(v: unknown): string {
   if (v === null || v === undefined || v === '') return '_';
-  const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '_';
+  const s =
+    typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '_';
   const cleaned = s.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 128);
   return cleaned === '.' || cleaned === '..' ? '_' : cleaned;
 }
@@ -99,7 +111,8 @@ export function renderPath(parts: Part[], event: Record<string, unknown>): strin
     if ('lit' in p) out += p.lit;
     else if ('field' in p) {
       let v: unknown = event;
-      for (const k of p.field) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+      for (const k of p.field)
+        v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
       out += safeSegment(v);
     } else {
       if (!date) {
@@ -142,7 +155,11 @@ interface OpenFile {
   lastWrite: number;
 }
 
-export function createFileSink(name: string, cfg: FileSinkConfig, now: () => number = Date.now): SinkDriver {
+export function createFileSink(
+  name: string,
+  cfg: FileSinkConfig,
+  now: () => number = Date.now,
+): SinkDriver {
   const parts = compilePathTemplate(cfg.path);
   const hasFields = parts.some((p) => 'field' in p || 'time' in p);
   const files = new Map<string, OpenFile>();
@@ -204,7 +221,9 @@ export function createFileSink(name: string, cfg: FileSinkConfig, now: () => num
         // Group lines by target path, keeping batch order within each file.
         const groups = new Map<string, string[]>();
         for (const e of batch) {
-          const path = hasFields ? renderPath(parts, JSON.parse(e.body) as Record<string, unknown>) : cfg.path;
+          const path = hasFields
+            ? renderPath(parts, JSON.parse(e.body) as Record<string, unknown>)
+            : cfg.path;
           let g = groups.get(path);
           if (!g) groups.set(path, (g = []));
           g.push(e.body);
@@ -213,7 +232,11 @@ export function createFileSink(name: string, cfg: FileSinkConfig, now: () => num
           const text = Buffer.from(lines.join('\n') + '\n');
           const data = cfg.compression === 'gzip' ? gzipSync(text) : text;
           let f = open(path);
-          if (cfg.rotate.max_size !== undefined && f.size > 0 && f.size + data.length > cfg.rotate.max_size) {
+          if (
+            cfg.rotate.max_size !== undefined &&
+            f.size > 0 &&
+            f.size + data.length > cfg.rotate.max_size
+          ) {
             rotate(path);
             f = open(path);
           }

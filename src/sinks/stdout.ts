@@ -20,8 +20,11 @@ export type StdoutSinkConfig = z.output<typeof stdoutSinkSchema>;
 /** One line an operator can read at a glance; built from redacted fields only. */
 export function summarise(e: AuditEvent): string {
   const who = e.actor.email ?? (e.actor.id !== null ? `user ${e.actor.id}` : 'unknown user');
-  const what = [e.target.app, e.target.name, e.target.resource].filter((x) => x !== null).join(' / ');
-  const red = e.redacted.count > 0 ? `  [redacted ${e.redacted.count}: ${e.redacted.rules.join(',')}]` : '';
+  const what = [e.target.app, e.target.name, e.target.resource]
+    .filter((x) => x !== null)
+    .join(' / ');
+  const red =
+    e.redacted.count > 0 ? `  [redacted ${e.redacted.count}: ${e.redacted.rules.join(',')}]` : '';
   return `${e.timestamp} ${e.product} ${e.severity.toUpperCase().padEnd(8)} ${e.action} by ${who}${
     what ? ` on ${what}` : ''
   } (${e.outcome})${red}`;
@@ -43,7 +46,9 @@ export function createStdoutSink(
       return new Promise((resolve) => {
         // Resolve only when the write was handed to the OS: that is our "delivered".
         out.write(text, (err) =>
-          resolve(err ? { kind: 'retry', reason: `stdout write failed: ${err.message}` } : { kind: 'ok' }),
+          resolve(
+            err ? { kind: 'retry', reason: `stdout write failed: ${err.message}` } : { kind: 'ok' },
+          ),
         );
       });
     },

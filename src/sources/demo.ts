@@ -40,7 +40,11 @@ export function demoLine(n: number, now: number): string {
   const action = ACTIONS[n % ACTIONS.length]!;
   if (n % 5 === 4) {
     // Ordinary application log lines are mixed in, as in a real Retool container's stdout.
-    return JSON.stringify({ level: 'info', time: now, msg: `GET /api/apps 200 ${12 + (n % 40)}ms` });
+    return JSON.stringify({
+      level: 'info',
+      time: now,
+      msg: `GET /api/apps 200 ${12 + (n % 40)}ms`,
+    });
   }
   const base = {
     id: 100_000 + n,
@@ -61,20 +65,37 @@ export function demoLine(n: number, now: number): string {
       metadata: {
         query: "SELECT * FROM customers WHERE email = 'jane@example.org' LIMIT 10",
         parameters: ['jane@example.org', 4111111111111111],
-        headers: { Authorization: 'Bearer demo-token-not-a-real-secret', 'Content-Type': 'application/json' },
+        headers: {
+          Authorization: 'Bearer demo-token-not-a-real-secret',
+          'Content-Type': 'application/json',
+        },
         cookies: 'session=demo-session-cookie',
       },
     };
   } else if (action === 'UPDATE_RESOURCE') {
     extra = {
       resourceName: 'prod-postgres',
-      metadata: { databaseUsername: 'retool', databasePassword: 'demo-password-not-real', host: 'db.internal' },
+      metadata: {
+        databaseUsername: 'retool',
+        databasePassword: 'demo-password-not-real',
+        host: 'db.internal',
+      },
     };
   }
-  return JSON.stringify({ level: 'info', message: 'audit', ...base, userEmail: user.email, ...extra });
+  return JSON.stringify({
+    level: 'info',
+    message: 'audit',
+    ...base,
+    userEmail: user.email,
+    ...extra,
+  });
 }
 
-export function createDemoSource(name: string, cfg: DemoSourceConfig, now: () => number = Date.now): Source {
+export function createDemoSource(
+  name: string,
+  cfg: DemoSourceConfig,
+  now: () => number = Date.now,
+): Source {
   const streamId = `demo:${name}:${randomBytes(8).toString('hex')}`;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

@@ -99,7 +99,10 @@ export function openStore(opts: StoreOptions): Store {
   const now = opts.now ?? Date.now;
   if (!opts.readonly) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const path = join(opts.dataDir, 'buffer.db');
-  const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  const db = new Database(path, {
+    readonly: opts.readonly ?? false,
+    fileMustExist: opts.readonly ?? false,
+  });
   db.pragma('busy_timeout = 5000');
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
@@ -113,7 +116,10 @@ export function openStore(opts: StoreOptions): Store {
   const sinkIds = new Map<string, number>();
   const sinkNames = new Map<number, string>();
   const loadSinks = () => {
-    for (const r of db.prepare('SELECT id, name FROM sinks').all() as { id: number; name: string }[]) {
+    for (const r of db.prepare('SELECT id, name FROM sinks').all() as {
+      id: number;
+      name: string;
+    }[]) {
       sinkIds.set(r.name, r.id);
       sinkNames.set(r.id, r.name);
     }
@@ -197,33 +203,36 @@ export function openStore(opts: StoreOptions): Store {
     }
   };
 
-  const saveCheckpointTx = (cp: FileCheckpoint) => stmt.upsertCheckpoint.run({ ...cp, updatedAt: now() });
+  const saveCheckpointTx = (cp: FileCheckpoint) =>
+    stmt.upsertCheckpoint.run({ ...cp, updatedAt: now() });
 
-  const ingestTx = db.transaction((items: readonly IngestItem[], checkpoint: FileCheckpoint | null) => {
-    let inserted = 0;
-    let duplicates = 0;
-    let bytesAdded = 0;
-    const t = now();
-    const depthAdded = new Map<number, number>();
-    for (const it of items) {
-      const bytes = Buffer.byteLength(it.body);
-      const r = stmt.insertEvent.run(it.id, t, bytes, it.sinks.length, it.body);
-      if (r.changes === 0) {
-        duplicates++;
-        continue;
+  const ingestTx = db.transaction(
+    (items: readonly IngestItem[], checkpoint: FileCheckpoint | null) => {
+      let inserted = 0;
+      let duplicates = 0;
+      let bytesAdded = 0;
+      const t = now();
+      const depthAdded = new Map<number, number>();
+      for (const it of items) {
+        const bytes = Buffer.byteLength(it.body);
+        const r = stmt.insertEvent.run(it.id, t, bytes, it.sinks.length, it.body);
+        if (r.changes === 0) {
+          duplicates++;
+          continue;
+        }
+        inserted++;
+        bytesAdded += bytes;
+        const seq = r.lastInsertRowid;
+        for (const s of it.sinks) {
+          const id = sinkId(s);
+          stmt.insertQueue.run(id, seq, seq);
+          depthAdded.set(id, (depthAdded.get(id) ?? 0) + 1);
+        }
       }
-      inserted++;
-      bytesAdded += bytes;
-      const seq = r.lastInsertRowid;
-      for (const s of it.sinks) {
-        const id = sinkId(s);
-        stmt.insertQueue.run(id, seq, seq);
-        depthAdded.set(id, (depthAdded.get(id) ?? 0) + 1);
-      }
-    }
-    if (checkpoint) saveCheckpointTx(checkpoint);
-    return { inserted, duplicates, bytesAdded, depthAdded };
-  });
+      if (checkpoint) saveCheckpointTx(checkpoint);
+      return { inserted, duplicates, bytesAdded, depthAdded };
+    },
+  );
 
   const ackTx = db.transaction((id: number, seqs: readonly number[]) => {
     let n = 0;
@@ -237,7 +246,11 @@ export function openStore(opts: StoreOptions): Store {
   });
 
   const dlqTx = db.transaction(
-    (id: number, events: readonly QueuedEvent[], why: { status?: number; reason: string; response?: string }) => {
+    (
+      id: number,
+      events: readonly QueuedEvent[],
+      why: { status?: number; reason: string; response?: string },
+    ) => {
       const t = now();
       let n = 0;
       for (const e of events) {
@@ -264,11 +277,22 @@ export function openStore(opts: StoreOptions): Store {
 
   const replayTx = db.transaction((where: string, args: unknown[]) => {
     const rows = db
-      .prepare(`SELECT id, sink_id, event_id, ingested_at, bytes, body FROM dlq ${where} ORDER BY id`)
-      .all(...args) as { id: number; sink_id: number; event_id: string; ingested_at: number; bytes: number; body: string }[];
+      .prepare(
+        `SELECT id, sink_id, event_id, ingested_at, bytes, body FROM dlq ${where} ORDER BY id`,
+      )
+      .all(...args) as {
+      id: number;
+      sink_id: number;
+      event_id: string;
+      ingested_at: number;
+      bytes: number;
+      body: string;
+    }[];
     const del = db.prepare('DELETE FROM dlq WHERE id = ?');
     const findEvent = db.prepare('SELECT seq FROM events WHERE id = ?');
-    const addRef = db.prepare('UPDATE events SET refs = refs + 1, delivered_at = NULL WHERE seq = ?');
+    const addRef = db.prepare(
+      'UPDATE events SET refs = refs + 1, delivered_at = NULL WHERE seq = ?',
+    );
     const reinsert = db.prepare(
       'INSERT INTO events (id, ingested_at, bytes, refs, body) VALUES (?, ?, ?, 1, ?)',
     );
@@ -343,7 +367,11 @@ export function openStore(opts: StoreOptions): Store {
     leaseBatch(sink, afterSeq, maxEvents, maxBytes) {
       const out: QueuedEvent[] = [];
       let bytes = 0;
-      for (const row of stmt.lease.iterate(sinkId(sink), afterSeq, maxEvents) as IterableIterator<QueuedEvent>) {
+      for (const row of stmt.lease.iterate(
+        sinkId(sink),
+        afterSeq,
+        maxEvents,
+      ) as IterableIterator<QueuedEvent>) {
         // Always take at least one event, even one larger than maxBytes: the sink decides.
         if (out.length > 0 && bytes + row.bytes > maxBytes) break;
         out.push(row);
@@ -369,7 +397,9 @@ export function openStore(opts: StoreOptions): Store {
     },
     purgeDeadLetters(o = {}) {
       const { where, args } = dlqWhere(o);
-      const rows = db.prepare(`DELETE FROM dlq ${where} RETURNING bytes`).all(...args) as { bytes: number }[];
+      const rows = db.prepare(`DELETE FROM dlq ${where} RETURNING bytes`).all(...args) as {
+        bytes: number;
+      }[];
       for (const r of rows) usedBytes -= r.bytes;
       return rows.length;
     },
@@ -500,16 +530,21 @@ function readonlyStore(
   const refuse = () => {
     throw new Error('store opened read-only');
   };
-  const sinkIdOf = (name: string) => [...sinkNames.entries()].find(([, n]) => n === name)?.[0] ?? -1;
+  const sinkIdOf = (name: string) =>
+    [...sinkNames.entries()].find(([, n]) => n === name)?.[0] ?? -1;
   return {
     path,
     ingestBatch: refuse,
     saveCheckpoint: refuse,
     forgetCheckpoint: refuse,
     loadCheckpoints: (source) =>
-      (db.prepare('SELECT * FROM checkpoints WHERE source = ?').all(source) as CheckpointRow[]).map(rowToCheckpoint),
+      (db.prepare('SELECT * FROM checkpoints WHERE source = ?').all(source) as CheckpointRow[]).map(
+        rowToCheckpoint,
+      ),
     allCheckpoints: () =>
-      (db.prepare('SELECT * FROM checkpoints ORDER BY source, path').all() as CheckpointRow[]).map(rowToCheckpoint),
+      (db.prepare('SELECT * FROM checkpoints ORDER BY source, path').all() as CheckpointRow[]).map(
+        rowToCheckpoint,
+      ),
     markSourceStarted: refuse,
     leaseBatch: refuse,
     ackBatch: refuse,
@@ -521,7 +556,13 @@ function readonlyStore(
         clauses.push('sink_id = ?');
         args.push(sinkIdOf(o.sink));
       }
-      return listDlq(db, clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', args, o.limit, sinkNames);
+      return listDlq(
+        db,
+        clauses.length ? `WHERE ${clauses.join(' AND ')}` : '',
+        args,
+        o.limit,
+        sinkNames,
+      );
     },
     replayDeadLetters: refuse,
     purgeDeadLetters: refuse,

@@ -8,7 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'auditshipper_' });
+  if (opts.defaultMetrics !== false)
+    collectDefaultMetrics({ register: registry, prefix: 'auditshipper_' });
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
@@ -16,7 +17,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
 
   return {
     registry,
-    linesRead: counter('auditshipper_lines_read_total', 'Physical lines read from sources', ['source']),
+    linesRead: counter('auditshipper_lines_read_total', 'Physical lines read from sources', [
+      'source',
+    ]),
     bytesRead: counter('auditshipper_bytes_read_total', 'Bytes read from sources', ['source']),
     records: counter(
       'auditshipper_records_total',
@@ -33,30 +36,55 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       'Events not stored again because their id was already buffered (re-read after a crash)',
       ['source'],
     ),
-    unknownActions: counter('auditshipper_unknown_actions_total', 'Audit events with an action not in the tables', [
-      'product',
+    unknownActions: counter(
+      'auditshipper_unknown_actions_total',
+      'Audit events with an action not in the tables',
+      ['product'],
+    ),
+    redactions: counter('auditshipper_redactions_total', 'Events changed by a redaction rule', [
+      'rule',
     ]),
-    redactions: counter('auditshipper_redactions_total', 'Events changed by a redaction rule', ['rule']),
     routed: counter('auditshipper_events_routed_total', 'Events matched by a route', ['route']),
-    unrouted: counter('auditshipper_events_unrouted_total', 'Events no route and no default matched', []),
+    unrouted: counter(
+      'auditshipper_events_unrouted_total',
+      'Events no route and no default matched',
+      [],
+    ),
     queueDepth: gauge('auditshipper_queue_depth_events', 'Events waiting for delivery', ['sink']),
     oldestPending: gauge(
       'auditshipper_queue_oldest_age_seconds',
       'Age of the oldest event waiting for delivery',
       ['sink'],
     ),
-    delivered: counter('auditshipper_events_delivered_total', 'Events the sink acknowledged', ['sink']),
-    deliveredBytes: counter('auditshipper_delivered_bytes_total', 'Bytes of events delivered (uncompressed)', [
+    delivered: counter('auditshipper_events_delivered_total', 'Events the sink acknowledged', [
       'sink',
     ]),
-    deliveryErrors: counter('auditshipper_delivery_errors_total', 'Failed delivery attempts by class', [
-      'sink',
-      'class',
-    ]),
-    retries: counter('auditshipper_delivery_retries_total', 'Batches scheduled for another attempt', ['sink']),
-    deadLettered: counter('auditshipper_dead_lettered_total', 'Events moved to the dead-letter queue', ['sink']),
+    deliveredBytes: counter(
+      'auditshipper_delivered_bytes_total',
+      'Bytes of events delivered (uncompressed)',
+      ['sink'],
+    ),
+    deliveryErrors: counter(
+      'auditshipper_delivery_errors_total',
+      'Failed delivery attempts by class',
+      ['sink', 'class'],
+    ),
+    retries: counter(
+      'auditshipper_delivery_retries_total',
+      'Batches scheduled for another attempt',
+      ['sink'],
+    ),
+    deadLettered: counter(
+      'auditshipper_dead_lettered_total',
+      'Events moved to the dead-letter queue',
+      ['sink'],
+    ),
     dlqSize: gauge('auditshipper_dlq_events', 'Events in the dead-letter queue', ['sink']),
-    sinkHealthy: gauge('auditshipper_sink_healthy', '1 when the sink accepts our credentials, else 0', ['sink']),
+    sinkHealthy: gauge(
+      'auditshipper_sink_healthy',
+      '1 when the sink accepts our credentials, else 0',
+      ['sink'],
+    ),
     requestSeconds: new Histogram({
       name: 'auditshipper_request_duration_seconds',
       help: 'Time per delivery request',
@@ -66,10 +94,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     bufferBytes: gauge('auditshipper_buffer_bytes', 'Bytes held in the buffer', []),
     bufferMaxBytes: gauge('auditshipper_buffer_max_bytes', 'buffer.max_bytes', []),
-    sourceLag: gauge('auditshipper_source_lag_bytes', 'Bytes written to a file but not yet committed', [
-      'source',
-      'file',
-    ]),
+    sourceLag: gauge(
+      'auditshipper_source_lag_bytes',
+      'Bytes written to a file but not yet committed',
+      ['source', 'file'],
+    ),
     reloads: counter('auditshipper_config_reloads_total', 'Config reloads by result', ['result']),
   };
 }

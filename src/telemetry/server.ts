@@ -25,7 +25,10 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(i + 1)) };
 }
 
-export async function startApiServer(listen: string, h: ApiHandlers): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startApiServer(
+  listen: string,
+  h: ApiHandlers,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -45,14 +48,18 @@ export async function startApiServer(listen: string, h: ApiHandlers): Promise<{ 
           res.end(text);
         })
         .catch((err: Error) => {
-          res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics error: ${err.message}\n`);
+          res
+            .writeHead(500, { 'content-type': 'text/plain' })
+            .end(`metrics error: ${err.message}\n`);
         });
     } else if (url === '/healthz') {
       json(h.health());
     } else if (url === '/readyz') {
       json(h.ready());
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /readyz\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: try /metrics, /healthz, /readyz\n');
     }
   });
   const { host, port } = parseListen(listen);

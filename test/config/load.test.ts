@@ -5,12 +5,18 @@ import { zDuration, zSize } from '../../src/config/zod-units.js';
 
 const schema = z.strictObject({
   data_dir: z.string().default('/var/lib/x'),
-  buffer: z.strictObject({ max_bytes: zSize.prefault('1GiB'), flush: zDuration.prefault('1s') }).prefault({}),
+  buffer: z
+    .strictObject({ max_bytes: zSize.prefault('1GiB'), flush: zDuration.prefault('1s') })
+    .prefault({}),
   sinks: z.record(
     z.string(),
     z.discriminatedUnion('type', [
       z.strictObject({ type: z.literal('file'), path: z.string() }),
-      z.strictObject({ type: z.literal('datadog'), api_key: z.string().min(10), site: z.string().default('datadoghq.com') }),
+      z.strictObject({
+        type: z.literal('datadog'),
+        api_key: z.string().min(10),
+        site: z.string().default('datadoghq.com'),
+      }),
     ]),
   ),
 });
@@ -35,7 +41,11 @@ function issuesOf(text: string, e = env({})) {
 
 describe('loadConfigText', () => {
   it('accepts a valid config and applies defaults and units', () => {
-    const { config } = loadConfigText('sinks:\n  a: { type: file, path: /tmp/x }\nbuffer:\n  max_bytes: 64KiB\n', 'c.yaml', schema);
+    const { config } = loadConfigText(
+      'sinks:\n  a: { type: file, path: /tmp/x }\nbuffer:\n  max_bytes: 64KiB\n',
+      'c.yaml',
+      schema,
+    );
     expect(config.buffer.max_bytes).toBe(65536);
     expect(config.buffer.flush).toBe(1000);
     expect(config.data_dir).toBe('/var/lib/x');
@@ -67,7 +77,9 @@ describe('loadConfigText', () => {
   });
 
   it('suggests keys of the right union member (by type)', () => {
-    const issues = issuesOf('sinks:\n  dd:\n    type: datadog\n    api_key: "0123456789"\n    sitee: x\n');
+    const issues = issuesOf(
+      'sinks:\n  dd:\n    type: datadog\n    api_key: "0123456789"\n    sitee: x\n',
+    );
     expect(issues[0]!.message).toContain('did you mean "site"?');
     expect(issues[0]!.line).toBe(5);
   });
@@ -87,12 +99,18 @@ describe('loadConfigText', () => {
 
   it('names a missing environment variable, at the line that uses it', () => {
     const issues = issuesOf('sinks:\n  dd:\n    type: datadog\n    api_key: ${DD_API_KEY}\n');
-    expect(issues[0]).toMatchObject({ line: 4, message: 'environment variable DD_API_KEY is not set' });
+    expect(issues[0]).toMatchObject({
+      line: 4,
+      message: 'environment variable DD_API_KEY is not set',
+    });
   });
 
   it('never shows an interpolated secret in a validation error', () => {
     const secret = 'shortkey'; // fails min(10)
-    const issues = issuesOf('sinks:\n  dd:\n    type: datadog\n    api_key: ${DD_API_KEY}\n', env({ DD_API_KEY: secret }));
+    const issues = issuesOf(
+      'sinks:\n  dd:\n    type: datadog\n    api_key: ${DD_API_KEY}\n',
+      env({ DD_API_KEY: secret }),
+    );
     expect(issues[0]!.line).toBe(4);
     expect(JSON.stringify(issues)).not.toContain(secret);
     expect(issues[0]!.message).toContain('interpolated secret');
@@ -109,14 +127,19 @@ describe('loadConfigText', () => {
   });
 
   it('reports an unreadable secret file without any content', () => {
-    const issues = issuesOf('sinks:\n  dd:\n    type: datadog\n    api_key: ${file:/run/secrets/missing}\n');
+    const issues = issuesOf(
+      'sinks:\n  dd:\n    type: datadog\n    api_key: ${file:/run/secrets/missing}\n',
+    );
     expect(issues[0]!.message).toBe('cannot read secret file /run/secrets/missing (ENOENT)');
   });
 
   it('runs semantic checks and maps their paths', () => {
     try {
       loadConfigText('sinks:\n  a: { type: file, path: /x }\n', 'c.yaml', schema, {
-        check: () => ({ errors: [{ path: ['sinks', 'a', 'path'], message: 'bad path' }], warnings: [] }),
+        check: () => ({
+          errors: [{ path: ['sinks', 'a', 'path'], message: 'bad path' }],
+          warnings: [],
+        }),
       });
       expect.unreachable();
     } catch (err) {

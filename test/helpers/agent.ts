@@ -3,7 +3,14 @@
  * operator would, and wait on what it writes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -12,7 +19,8 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 export function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error('dist/cli/main.js missing: run `npm run build` (npm test does it)');
+  if (!existsSync(CLI))
+    throw new Error('dist/cli/main.js missing: run `npm run build` (npm test does it)');
 }
 
 export function tempDir(prefix = 'as-it-'): string {
@@ -27,7 +35,10 @@ export interface Running {
 }
 
 /** Start `auditshipper <args>`; output is collected in memory (tests keep it small). */
-export function startCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; stdin?: string | Buffer } = {}): Running {
+export function startCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; stdin?: string | Buffer } = {},
+): Running {
   assertBuilt();
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
@@ -36,9 +47,9 @@ export function startCli(args: string[], opts: { cwd?: string; env?: Record<stri
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.on('exit', (code, signal) => r({ code, signal })),
   );
@@ -46,7 +57,10 @@ export function startCli(args: string[], opts: { cwd?: string; env?: Record<stri
 }
 
 /** Run to completion (for validate, status, route, dlq). */
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+) {
   assertBuilt();
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
@@ -58,12 +72,18 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = fn();
     if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -79,7 +99,8 @@ export function readNdjsonTree(dir: string): Record<string, unknown>[] {
       else {
         const raw = readFileSync(p);
         const text = name.endsWith('.gz') ? gunzipSync(raw).toString() : raw.toString();
-        for (const line of text.split('\n')) if (line) out.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of text.split('\n'))
+          if (line) out.push(JSON.parse(line) as Record<string, unknown>);
       }
     }
   };

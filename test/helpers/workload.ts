@@ -42,13 +42,24 @@ export function retoolAuditLine(id: number, r: () => number = Math.random): stri
 }
 
 export function appLogLine(i: number): string {
-  return JSON.stringify({ level: 'info', time: 1_700_000_000_000 + i, msg: `GET /api/apps/${i} 200`, reqId: `r-${i}` });
+  return JSON.stringify({
+    level: 'info',
+    time: 1_700_000_000_000 + i,
+    msg: `GET /api/apps/${i} 200`,
+    reqId: `r-${i}`,
+  });
 }
 
 export function garbageLine(i: number): string {
-  return i % 2 === 0 ? `{"unterminated": "json ${i}` : `\u0000\u0001 binary-ish garbage ${i} \u00ff`;
+  return i % 2 === 0
+    ? `{"unterminated": "json ${i}`
+    : `\u0000\u0001 binary-ish garbage ${i} \u00ff`;
 }
 
-export function cri(content: string, stream: 'stdout' | 'stderr' = 'stdout', tag: 'F' | 'P' = 'F'): string {
+export function cri(
+  content: string,
+  stream: 'stdout' | 'stderr' = 'stdout',
+  tag: 'F' | 'P' = 'F',
+): string {
   return `2026-11-21T10:00:00.123456789Z ${stream} ${tag} ${content}`;
 }

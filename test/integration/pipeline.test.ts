@@ -64,7 +64,8 @@ describe('pipeline (integration)', () => {
     let audit = 0;
     for (let i = 0; i < total; i++) {
       let content: string;
-      if (i === 10_000) content = 'x'.repeat(5 * 1024 * 1024); // one 5 MiB line
+      if (i === 10_000)
+        content = 'x'.repeat(5 * 1024 * 1024); // one 5 MiB line
       else if (i % 2 === 0) content = retoolAuditLine(audit++, r);
       else if (i % 97 === 1) content = garbageLine(i);
       else content = appLogLine(i);
@@ -79,10 +80,15 @@ describe('pipeline (integration)', () => {
       if (i % 2000 === 0) await new Promise((res) => setTimeout(res, 5));
     }
     closeSync(fd);
-    const result = await waitFor('all audit events delivered', () => {
-      const d = delivered(dir);
-      return d.byApp.size >= audit ? d : undefined;
-    }, 120_000, 250);
+    const result = await waitFor(
+      'all audit events delivered',
+      () => {
+        const d = delivered(dir);
+        return d.byApp.size >= audit ? d : undefined;
+      },
+      120_000,
+      250,
+    );
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
     const final = delivered(dir);
@@ -121,7 +127,12 @@ describe('pipeline (integration)', () => {
     }
     writeSome(total);
     const agent = startCli(['run', '-c', cfg]);
-    await waitFor('every event delivered after the kills', () => delivered(dir).byApp.size >= total || undefined, 120_000, 500);
+    await waitFor(
+      'every event delivered after the kills',
+      () => delivered(dir).byApp.size >= total || undefined,
+      120_000,
+      500,
+    );
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);
     const d = delivered(dir);

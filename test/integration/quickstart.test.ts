@@ -14,18 +14,28 @@ describe('quick start', () => {
   it('npm start shows redacted demo events flowing and stops cleanly on SIGTERM', async () => {
     const state = join(ROOT, '.auditshipper');
     rmSync(state, { recursive: true, force: true });
-    const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await waitFor('three demo events on stdout', () => (out.match(/ retool /g) ?? []).length >= 3 || undefined, 90_000);
+      await waitFor(
+        'three demo events on stdout',
+        () => (out.match(/ retool /g) ?? []).length >= 3 || undefined,
+        90_000,
+      );
       const health = await fetch('http://127.0.0.1:9880/healthz');
       expect(health.status).toBe(200);
       const metrics = await (await fetch('http://127.0.0.1:9880/metrics')).text();
-      expect(metrics).toMatch(/auditshipper_events_ingested_total\{product="retool",severity="\w+"\} \d+/);
+      expect(metrics).toMatch(
+        /auditshipper_events_ingested_total\{product="retool",severity="\w+"\} \d+/,
+      );
     } finally {
       process.kill(-child.pid!, 'SIGTERM');
     }
@@ -36,7 +46,12 @@ describe('quick start', () => {
     const archived = readNdjsonTree(join(state, 'out'));
     expect(archived.length).toBeGreaterThan(0);
     const text = JSON.stringify(archived);
-    for (const secret of ['demo-token-not-a-real-secret', 'demo-password-not-real', 'demo-session-cookie', '4111111111111111']) {
+    for (const secret of [
+      'demo-token-not-a-real-secret',
+      'demo-password-not-real',
+      'demo-session-cookie',
+      '4111111111111111',
+    ]) {
       expect(text).not.toContain(secret);
     }
   }, 150_000);

@@ -21,7 +21,9 @@ routes:
 describe('auditshipper validate', () => {
   it('accepts the shipped configs', () => {
     for (const f of ['config/default.yaml', 'config/example.yaml']) {
-      const r = runCli(['validate', '-c', f], { env: { DD_API_KEY: 'k'.repeat(32), SPLUNK_HEC_TOKEN: 't', AUDIT_HMAC_KEY: 'h'.repeat(32) } });
+      const r = runCli(['validate', '-c', f], {
+        env: { DD_API_KEY: 'k'.repeat(32), SPLUNK_HEC_TOKEN: 't', AUDIT_HMAC_KEY: 'h'.repeat(32) },
+      });
       expect(r.stderr, f).not.toMatch(/error|invalid/i);
       expect(r.code, `${f}: ${r.stderr}`).toBe(0);
     }
@@ -36,13 +38,37 @@ describe('auditshipper validate', () => {
 
   const broken: [string, string, RegExp][] = [
     ['yaml syntax', good.replace('format: cri', 'format: [cri'), /:\d+:\d+: /],
-    ['unknown key with suggestion', good.replace('format: cri', 'formt: cri'), /:7:5: unknown key "formt".*did you mean "format"/],
+    [
+      'unknown key with suggestion',
+      good.replace('format: cri', 'formt: cri'),
+      /:7:5: unknown key "formt".*did you mean "format"/,
+    ],
     ['bad enum', good.replace('format: cri', 'format: xml'), /:7:13: sources\.retool\.format/],
-    ['unknown sink type', good.replace('type: file\n    path', 'type: kafka\n    path'), /:10:11: sinks\.archive\.type: unknown type "kafka": Expected 'file'/],
-    ['bad size', good.replace('format: cri', 'format: cri\n    max_line_bytes: huge'), /:8:21: .*invalid size/],
-    ['route to unknown sink', good.replace('to: [archive]', 'to: [archiv]'), /:14:10: unknown sink "archiv" \(did you mean "archive"\?\)/],
-    ['missing env var', good.replace('/tmp/x', '${AUDITSHIPPER_TEST_UNSET_VAR}'), /:2:11: environment variable AUDITSHIPPER_TEST_UNSET_VAR is not set/],
-    ['no sources', good.replace(/sources:[\s\S]*?sinks:/, 'sources: {}\nsinks:'), /:\d+:\d+: .*at least one source/],
+    [
+      'unknown sink type',
+      good.replace('type: file\n    path', 'type: kafka\n    path'),
+      /:10:11: sinks\.archive\.type: unknown type "kafka": Expected 'file'/,
+    ],
+    [
+      'bad size',
+      good.replace('format: cri', 'format: cri\n    max_line_bytes: huge'),
+      /:8:21: .*invalid size/,
+    ],
+    [
+      'route to unknown sink',
+      good.replace('to: [archive]', 'to: [archiv]'),
+      /:14:10: unknown sink "archiv" \(did you mean "archive"\?\)/,
+    ],
+    [
+      'missing env var',
+      good.replace('/tmp/x', '${AUDITSHIPPER_TEST_UNSET_VAR}'),
+      /:2:11: environment variable AUDITSHIPPER_TEST_UNSET_VAR is not set/,
+    ],
+    [
+      'no sources',
+      good.replace(/sources:[\s\S]*?sinks:/, 'sources: {}\nsinks:'),
+      /:\d+:\d+: .*at least one source/,
+    ],
   ];
   for (const [name, text, expected] of broken) {
     it(`rejects ${name} with file:line:col and exit 1`, () => {
@@ -63,6 +89,8 @@ describe('auditshipper validate', () => {
   it('reports a missing file', () => {
     const r = runCli(['validate', '-c', '/nonexistent/auditshipper.yaml']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('/nonexistent/auditshipper.yaml:1:1: cannot read config file (ENOENT)');
+    expect(r.stderr).toContain(
+      '/nonexistent/auditshipper.yaml:1:1: cannot read config file (ENOENT)',
+    );
   });
 });

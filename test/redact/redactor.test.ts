@@ -603,29 +603,39 @@ describe('robustness: fail closed, never raw', () => {
   });
 });
 
-describe('idempotence (property)', () => {
+describe('idempotence and no leaks (property)', () => {
+  // Planted secrets, and a fragment of each that must not survive anywhere in the event.
   const SECRETS: [value: string, raw: string][] = [
     ['4111 1111 1111 1111', '4111 1111 1111'],
+    ['4111111111111111', '41111111111'],
     ['123-45-6789', '123-45-6789'],
     [JWT, 'eyJzdWIiOiIxMjMifQ'],
     ['AKIAIOSFODNN7EXAMPLE', 'AKIAIOSFODNN7EXAMPLE'],
+    ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'K7MDENG'],
     ['ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'A1b2C3d4E5f6G7h8I9j0'],
     ['postgres://admin:S3cretPw@db/app', 'S3cretPw'],
     ['ana.secret@example.com', 'ana.secret'],
     ['Bearer abcdef123456', 'abcdef123456'],
     [PEM, 'MIIEowIBAAKCAQEA7bq'],
     ['password=hunter2x', 'hunter2x'],
+    ['https://x.io/?access_token=tok998877', 'tok998877'],
+    ['Basic dXNlcjpwYXNz', 'dXNlcjpwYXNz'],
   ];
   const secret = fc.constantFrom(...SECRETS.map((s) => s[0]));
+  // Secrets embedded in text between separators, emoji and random noise.
+  const sep = fc.constantFrom(' ', ', ', '\n', '"', "'", '(', ')', '🔑', ' é ', '\t', ';', '[', ']', '{', '}', '<', '>');
+  const noise = fc.string({ maxLength: 12 }).map((s) => ` ${s} `);
+  const text = fc.array(fc.oneof(secret, sep, noise), { maxLength: 8 }).map((a) => a.join(' '));
   const key = fc.oneof(
     fc.string({ maxLength: 8 }),
-    fc.constantFrom('password', 'headers', 'email', 'query', 'parameters', 'value', 'key', 'body'),
-    secret,
+    fc.constantFrom('password', 'headers', 'email', 'query', 'parameters', 'value', 'key', 'name', 'body'),
+    text,
   );
   const leaf = fc.oneof(
-    secret,
+    text,
     fc.string({ maxLength: 20 }),
     fc.constantFrom('[REDACTED]', 'hmac:v1:0123456789abcdef0123456789abcdef', '****1111', '{"token":"t"}'),
+    text.map((t) => JSON.stringify({ note: t, password: 'x' })),
     fc.integer(),
     fc.constant(4111111111111111),
     fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -636,7 +646,7 @@ describe('idempotence (property)', () => {
   const configs: RedactionConfigInput[] = [
     {},
     { ...KEYED, detectors: { ip: 'truncate' }, sql_literals: true, hide_all_headers: false },
-    { ...KEYED, partial: [{ path: 'detail.**.key', keep_last: 2 }], mask: ['detail.*.body'] },
+    { ...KEYED, partial: [{ path: 'detail.**.key', keep_last: 2 }], mask: ['detail.*.body'], json_in_strings: false },
   ];
 
   it.each(configs.map((c, i) => [i, c] as const))('config %i: twice equals once, no planted secret survives', (_i, cfg) => {

@@ -22,7 +22,11 @@ afterEach(() => {
 
 function ingest(n: number, from = 0) {
   store.ingestBatch(
-    Array.from({ length: n }, (_, i) => ({ id: `e${from + i}`, body: JSON.stringify({ id: `e${from + i}` }), sinks: ['s'] })),
+    Array.from({ length: n }, (_, i) => ({
+      id: `e${from + i}`,
+      body: JSON.stringify({ id: `e${from + i}` }),
+      sinks: ['s'],
+    })),
     null,
   );
 }
@@ -74,7 +78,9 @@ describe('delivery loop', () => {
 
   it('retries transient failures with the same batch until it succeeds', async () => {
     ingest(3);
-    const f = fakeSink((_b, call) => (call < 4 ? { kind: 'retry', reason: 'HTTP 503', status: 503 } : { kind: 'ok' }));
+    const f = fakeSink((_b, call) =>
+      call < 4 ? { kind: 'retry', reason: 'HTTP 503', status: 503 } : { kind: 'ok' },
+    );
     const l = loop(f.driver);
     l.start();
     await l.idle();
@@ -88,7 +94,9 @@ describe('delivery loop', () => {
     const times: number[] = [];
     const f = fakeSink((_b, call) => {
       times.push(Date.now());
-      return call === 1 ? { kind: 'retry', reason: '429', status: 429, afterMs: 300 } : { kind: 'ok' };
+      return call === 1
+        ? { kind: 'retry', reason: '429', status: 429, afterMs: 300 }
+        : { kind: 'ok' };
     });
     const l = loop(f.driver);
     l.start();
@@ -99,11 +107,23 @@ describe('delivery loop', () => {
 
   it('splits a batch the receiver finds too large, and dead-letters a single oversize event', async () => {
     ingest(8);
-    const f = fakeSink((b) => (b.some((e) => e.id === 'e5') ? (b.length > 1 ? { kind: 'split', reason: '413' } : { kind: 'split', reason: '413', status: 413 }) : b.length > 2 ? { kind: 'split', reason: '413' } : { kind: 'ok' }));
+    const f = fakeSink((b) =>
+      b.some((e) => e.id === 'e5')
+        ? b.length > 1
+          ? { kind: 'split', reason: '413' }
+          : { kind: 'split', reason: '413', status: 413 }
+        : b.length > 2
+          ? { kind: 'split', reason: '413' }
+          : { kind: 'ok' },
+    );
     const l = loop(f.driver);
     l.start();
     await l.idle();
-    expect(f.delivered.sort()).toEqual(ids(8).filter((i) => i !== 'e5').sort());
+    expect(f.delivered.sort()).toEqual(
+      ids(8)
+        .filter((i) => i !== 'e5')
+        .sort(),
+    );
     const dl = store.listDeadLetters();
     expect(dl.map((d) => d.eventId)).toEqual(['e5']);
     expect(dl[0]!.reason).toMatch(/too large/);
@@ -113,7 +133,9 @@ describe('delivery loop', () => {
   it('bisects a rejected batch: only the poison event reaches the DLQ', async () => {
     ingest(10);
     const f = fakeSink((b) =>
-      b.some((e) => e.id === 'e7') ? { kind: 'reject', reason: 'HTTP 400', status: 400, body: '{"error":"bad"}' } : { kind: 'ok' },
+      b.some((e) => e.id === 'e7')
+        ? { kind: 'reject', reason: 'HTTP 400', status: 400, body: '{"error":"bad"}' }
+        : { kind: 'ok' },
     );
     const l = loop(f.driver);
     l.start();
@@ -129,7 +151,9 @@ describe('delivery loop', () => {
   it('keeps events while credentials are refused, and recovers', async () => {
     ingest(2);
     const health: boolean[] = [];
-    const f = fakeSink((_b, call) => (call <= 3 ? { kind: 'unhealthy', reason: 'HTTP 403', status: 403 } : { kind: 'ok' }));
+    const f = fakeSink((_b, call) =>
+      call <= 3 ? { kind: 'unhealthy', reason: 'HTTP 403', status: 403 } : { kind: 'ok' },
+    );
     const l = loop(f.driver, { hooks: { health: (_s, ok) => health.push(ok) } });
     l.start();
     await l.idle();
@@ -155,7 +179,10 @@ describe('delivery loop', () => {
   it('stops promptly while a batch waits to retry, leaving it queued', async () => {
     ingest(3);
     const f = fakeSink(() => ({ kind: 'retry', reason: 'down' }));
-    const l = loop(f.driver, { retry: { initialBackoffMs: 60_000, maxBackoffMs: 60_000 }, random: () => 1 });
+    const l = loop(f.driver, {
+      retry: { initialBackoffMs: 60_000, maxBackoffMs: 60_000 },
+      random: () => 1,
+    });
     l.start();
     while (f.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
     const t0 = Date.now();

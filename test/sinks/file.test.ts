@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compilePathTemplate, createFileSink, fileSinkSchema, renderPath } from '../../src/sinks/file.js';
+import {
+  compilePathTemplate,
+  createFileSink,
+  fileSinkSchema,
+  renderPath,
+} from '../../src/sinks/file.js';
 import type { QueuedEvent } from '../../src/sinks/types.js';
 
 let dir: string;
@@ -47,7 +52,12 @@ describe('file sink', () => {
     expect(await s.send([ev(4)], signal)).toEqual({ kind: 'ok' });
     await s.close();
     const retool = join(dir, '2026/retool.ndjson');
-    expect(readFileSync(retool, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['e1', 'e3', 'e4']);
+    expect(
+      readFileSync(retool, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(['e1', 'e3', 'e4']);
     expect(readFileSync(join(dir, '2026/tooljet.ndjson'), 'utf8')).toContain('"e2"');
     expect(statSync(retool).mode & 0o777).toBe(0o600);
   });
@@ -65,7 +75,11 @@ describe('file sink', () => {
   it('rotates by size and keeps max_files old files', async () => {
     const path = join(dir, 'a.ndjson');
     let t = Date.UTC(2026, 0, 1);
-    const s = createFileSink('f', cfg({ path, rotate: { max_size: 200, max_files: 2 } }), () => (t += 1000));
+    const s = createFileSink(
+      'f',
+      cfg({ path, rotate: { max_size: 200, max_files: 2 } }),
+      () => (t += 1000),
+    );
     for (let i = 0; i < 10; i++) await s.send([ev(i)], signal);
     await s.close();
     const files = readdirSync(dir).sort();

@@ -11,7 +11,11 @@ let dir: string;
 let clock = 1_000_000;
 const now = () => clock;
 const open = (keep = 0) => openStore({ dataDir: dir, sync: 'normal', keepDeliveredMs: keep, now });
-const item = (id: string, sinks: string[] = ['a']) => ({ id, body: JSON.stringify({ id, pad: 'x'.repeat(10) }), sinks });
+const item = (id: string, sinks: string[] = ['a']) => ({
+  id,
+  body: JSON.stringify({ id, pad: 'x'.repeat(10) }),
+  sinks,
+});
 const cp = (offset: number): FileCheckpoint => ({
   source: 's',
   fileId: 'f1',
@@ -54,7 +58,11 @@ describe('store', () => {
     expect(r).toEqual({ inserted: 2, duplicates: 0 });
     expect(s.queueDepth('a')).toBe(2);
     expect(s.queueDepth('b')).toBe(1);
-    expect(s.loadCheckpoints('s')[0]).toMatchObject({ offset: 100, fileId: 'f1', path: '/logs/0.log' });
+    expect(s.loadCheckpoints('s')[0]).toMatchObject({
+      offset: 100,
+      fileId: 'f1',
+      path: '/logs/0.log',
+    });
     s.close();
   });
 
@@ -71,14 +79,20 @@ describe('store', () => {
   it('ignores re-ingested ids (a re-read after a crash inserts nothing twice)', () => {
     const s = open();
     s.ingestBatch([item('e1'), item('e2')], cp(100));
-    expect(s.ingestBatch([item('e2'), item('e3')], cp(200))).toEqual({ inserted: 1, duplicates: 1 });
+    expect(s.ingestBatch([item('e2'), item('e3')], cp(200))).toEqual({
+      inserted: 1,
+      duplicates: 1,
+    });
     expect(s.queueDepth('a')).toBe(3);
     s.close();
   });
 
   it('leases in order after a cursor, bounded by events and bytes', () => {
     const s = open();
-    s.ingestBatch(['1', '2', '3', '4'].map((i) => item(i)), null);
+    s.ingestBatch(
+      ['1', '2', '3', '4'].map((i) => item(i)),
+      null,
+    );
     const first = s.leaseBatch('a', 0, 2, 1e9);
     expect(first.map((e) => e.id)).toEqual(['1', '2']);
     const next = s.leaseBatch('a', first[1]!.seq, 10, 1e9);
@@ -124,7 +138,13 @@ describe('store', () => {
     expect(s.queueDepth('a')).toBe(0);
     const dl = s.listDeadLetters();
     expect(dl).toHaveLength(1);
-    expect(dl[0]).toMatchObject({ sink: 'a', eventId: 'e1', status: 400, reason: 'invalid data', response: '{"code":6}' });
+    expect(dl[0]).toMatchObject({
+      sink: 'a',
+      eventId: 'e1',
+      status: 400,
+      reason: 'invalid data',
+      response: '{"code":6}',
+    });
     const cursor = batch[1]!.seq;
     expect(s.replayDeadLetters({ sink: 'a' })).toBe(1);
     const again = s.leaseBatch('a', cursor, 10, 1e9);
@@ -180,7 +200,12 @@ describe('store', () => {
   it('opens read-only beside a writer', () => {
     const w = open();
     w.ingestBatch([item('e1')], cp(10));
-    const r: Store = openStore({ dataDir: dir, sync: 'normal', keepDeliveredMs: 0, readonly: true });
+    const r: Store = openStore({
+      dataDir: dir,
+      sync: 'normal',
+      keepDeliveredMs: 0,
+      readonly: true,
+    });
     expect(r.queueStats()[0]).toMatchObject({ sink: 'a', depth: 1 });
     expect(r.allCheckpoints()).toHaveLength(1);
     expect(() => r.ingestBatch([], null)).toThrow(/read-only/);

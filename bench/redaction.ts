@@ -13,7 +13,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { AuditEvent } from '../src/event/types.js';
-import { compileRedaction, redactionConfigSchema, type RedactionConfigInput } from '../src/redact/index.js';
+import {
+  compileRedaction,
+  redactionConfigSchema,
+  type RedactionConfigInput,
+} from '../src/redact/index.js';
 
 // ---------------------------------------------------------------------------
 // Deterministic generator.
@@ -29,9 +33,40 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const FIRST = ['ana', 'bruno', 'chen', 'dara', 'emil', 'fatima', 'goran', 'hana', 'ivo', 'jules', 'kofi', 'lena'];
-const LAST = ['kowalski', 'silva', 'wang', 'okafor', 'novak', 'haddad', 'petrov', 'sato', 'meyer', 'rossi'];
-const QUERIES = ['getCustomers', 'searchOrders', 'updateTicket', 'refundPayment', 'listInvoices', 'resetPassword'];
+const FIRST = [
+  'ana',
+  'bruno',
+  'chen',
+  'dara',
+  'emil',
+  'fatima',
+  'goran',
+  'hana',
+  'ivo',
+  'jules',
+  'kofi',
+  'lena',
+];
+const LAST = [
+  'kowalski',
+  'silva',
+  'wang',
+  'okafor',
+  'novak',
+  'haddad',
+  'petrov',
+  'sato',
+  'meyer',
+  'rossi',
+];
+const QUERIES = [
+  'getCustomers',
+  'searchOrders',
+  'updateTicket',
+  'refundPayment',
+  'listInvoices',
+  'resetPassword',
+];
 const TABLES = ['customers', 'orders', 'tickets', 'payments', 'invoices', 'users'];
 const UAS = [
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
@@ -81,8 +116,19 @@ export function retoolQueryRunEvent(r: () => number, i: number): AuditEvent {
     category: 'query',
     severity: 'info',
     outcome: 'success',
-    actor: { id: String(userId), email, ip: `::ffff:10.${u % 250}.${(u * 7) % 250}.${(u * 13) % 250}`, user_agent: UAS[u % UAS.length]! },
-    target: { type: 'query', id: null, name: queryName, app: 'Support Console', resource: 'prod-postgres' },
+    actor: {
+      id: String(userId),
+      email,
+      ip: `::ffff:10.${u % 250}.${(u * 7) % 250}.${(u * 13) % 250}`,
+      user_agent: UAS[u % UAS.length]!,
+    },
+    target: {
+      type: 'query',
+      id: null,
+      name: queryName,
+      app: 'Support Console',
+      resource: 'prod-postgres',
+    },
     organization_id: '1',
     duration_ms: Math.floor(r() * 900),
     detail: {
@@ -109,12 +155,23 @@ export function retoolQueryRunEvent(r: () => number, i: number): AuditEvent {
         },
         rowsReturned: Math.floor(r() * 50),
       },
-      geoLocation: { country: 'PL', region: 'Mazovia', city: 'Warsaw', latitude: 52.2297, longitude: 21.0122 },
+      geoLocation: {
+        country: 'PL',
+        region: 'Mazovia',
+        city: 'Warsaw',
+        latitude: 52.2297,
+        longitude: 21.0122,
+      },
       responseTimeMs: Math.floor(r() * 900) + 0.5,
       pageName: 'Customers',
     },
     redacted: { count: 0, rules: [] },
-    source: { name: 'retool', host: 'node-1', file: '/var/log/pods/default_retool-0/backend/0.log', offset: i * 1100 },
+    source: {
+      name: 'retool',
+      host: 'node-1',
+      file: '/var/log/pods/default_retool-0/backend/0.log',
+      offset: i * 1100,
+    },
   };
 }
 
@@ -138,7 +195,10 @@ for (let i = 0; i < N; i++) {
   texts.push(t);
   bytes += Buffer.byteLength(t);
 }
-const detailBytes = texts.reduce((a, t) => a + Buffer.byteLength(JSON.stringify((JSON.parse(t) as AuditEvent).detail)), 0);
+const detailBytes = texts.reduce(
+  (a, t) => a + Buffer.byteLength(JSON.stringify((JSON.parse(t) as AuditEvent).detail)),
+  0,
+);
 
 interface Result {
   name: string;
@@ -177,43 +237,52 @@ function timeConfig(name: string, input: RedactionConfigInput): Result {
 const KEY = 'bench-only-hmac-key-0123456789abcdef';
 const only = process.argv.indexOf('--only');
 const onlyName = only !== -1 ? process.argv[only + 1] : undefined;
-const results = onlyName === 'keyed' ? [timeConfig('keyed', { hash: { key: KEY, key_id: 'v1' }, detectors: { ip: 'truncate' } })] : only !== -1 ? [timeConfig('default rules', {})] : [
-  timeConfig('default rules', {}),
-  timeConfig('keyed: e-mail hash, ip truncate', { hash: { key: KEY, key_id: 'v1' }, detectors: { ip: 'truncate' } }),
-  timeConfig('headers kept + sql_literals + hash/partial paths', {
-    hide_all_headers: false,
-    sql_literals: true,
-    hash: { key: KEY, key_id: 'v1', paths: ['actor.email', 'detail.**.email'] },
-    partial: [{ path: 'detail.metadata.user.sid', keep_last: 4 }],
-    drop: ['detail.geoLocation'],
-  }),
-];
+const results =
+  onlyName === 'keyed'
+    ? [timeConfig('keyed', { hash: { key: KEY, key_id: 'v1' }, detectors: { ip: 'truncate' } })]
+    : only !== -1
+      ? [timeConfig('default rules', {})]
+      : [
+          timeConfig('default rules', {}),
+          timeConfig('keyed: e-mail hash, ip truncate', {
+            hash: { key: KEY, key_id: 'v1' },
+            detectors: { ip: 'truncate' },
+          }),
+          timeConfig('headers kept + sql_literals + hash/partial paths', {
+            hide_all_headers: false,
+            sql_literals: true,
+            hash: { key: KEY, key_id: 'v1', paths: ['actor.email', 'detail.**.email'] },
+            partial: [{ path: 'detail.metadata.user.sid', keep_last: 4 }],
+            drop: ['detail.geoLocation'],
+          }),
+        ];
 
 // Hostile inputs: each must finish quickly and come back masked, never raw.
 function hostile(): { name: string; ms: number; failClosed: boolean }[] {
   const plan = compileRedaction(redactionConfigSchema.parse({}));
-  const cases: [string, () => Record<string, unknown>, (d: Record<string, unknown>) => boolean][] = [
-    ['1 MiB string', () => ({ s: 'a'.repeat(1 << 20) }), (d) => d.s === '[REDACTED]'],
+  const cases: [string, () => Record<string, unknown>, (d: Record<string, unknown>) => boolean][] =
     [
-      '10,000-deep nesting',
-      () => {
-        let o: Record<string, unknown> = { leaf: 'ana@example.com' };
-        for (let i = 0; i < 10_000; i++) o = { n: o };
-        return o;
-      },
-      (d) => !JSON.stringify(d).includes('ana@'),
-    ],
-    [
-      '100,000-element array',
-      () => ({ a: Array.from({ length: 100_000 }, (_, i) => `u${i}@example.com`) }),
-      (d) => (d.a as unknown[]).length === 1000,
-    ],
-    ['128 KiB of "eyJ" runs', () => ({ s: 'eyJ'.repeat(43_000) + '.x' }), () => true],
-    ['128 KiB of "a@" pairs', () => ({ s: 'a@'.repeat(65_000) }), () => true],
-    ['128 KiB of digit groups', () => ({ s: '4111 '.repeat(26_000) }), () => true],
-    ['128 KiB of "k=" pairs', () => ({ s: 'token='.repeat(21_000) }), () => true],
-    ['128 KiB of ":" and hex', () => ({ s: 'a:'.repeat(65_000) }), () => true],
-  ];
+      ['1 MiB string', () => ({ s: 'a'.repeat(1 << 20) }), (d) => d.s === '[REDACTED]'],
+      [
+        '10,000-deep nesting',
+        () => {
+          let o: Record<string, unknown> = { leaf: 'ana@example.com' };
+          for (let i = 0; i < 10_000; i++) o = { n: o };
+          return o;
+        },
+        (d) => !JSON.stringify(d).includes('ana@'),
+      ],
+      [
+        '100,000-element array',
+        () => ({ a: Array.from({ length: 100_000 }, (_, i) => `u${i}@example.com`) }),
+        (d) => (d.a as unknown[]).length === 1000,
+      ],
+      ['128 KiB of "eyJ" runs', () => ({ s: 'eyJ'.repeat(43_000) + '.x' }), () => true],
+      ['128 KiB of "a@" pairs', () => ({ s: 'a@'.repeat(65_000) }), () => true],
+      ['128 KiB of digit groups', () => ({ s: '4111 '.repeat(26_000) }), () => true],
+      ['128 KiB of "k=" pairs', () => ({ s: 'token='.repeat(21_000) }), () => true],
+      ['128 KiB of ":" and hex', () => ({ s: 'a:'.repeat(65_000) }), () => true],
+    ];
   return cases.map(([name, make, ok]) => {
     const ev = JSON.parse(texts[0]!) as AuditEvent;
     ev.detail = make();
@@ -227,7 +296,14 @@ function hostile(): { name: string; ms: number; failClosed: boolean }[] {
 const hostileResults = only !== -1 ? [] : hostile();
 
 if (asJson) {
-  console.log(JSON.stringify({ events: N, avgEventBytes: Math.round(bytes / N), results, hostile: hostileResults }));
+  console.log(
+    JSON.stringify({
+      events: N,
+      avgEventBytes: Math.round(bytes / N),
+      results,
+      hostile: hostileResults,
+    }),
+  );
 } else {
   console.log(
     `redaction benchmark: ${N} distinct Retool QUERY_RUN events, avg ${Math.round(bytes / N)} B serialised ` +
@@ -241,6 +317,8 @@ if (asJson) {
   }
   console.log('hostile inputs (one event each, default rules, CPU ms):');
   for (const h of hostileResults) {
-    console.log(`  ${h.name.padEnd(50)} ${String(h.ms).padStart(9)} ms  ${h.failClosed ? 'fail-closed ok' : 'NOT MASKED'}`);
+    console.log(
+      `  ${h.name.padEnd(50)} ${String(h.ms).padStart(9)} ms  ${h.failClosed ? 'fail-closed ok' : 'NOT MASKED'}`,
+    );
   }
 }

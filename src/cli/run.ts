@@ -1,13 +1,19 @@
 /** `auditshipper run [-c FILE]`: run the agent until SIGTERM/SIGINT (or the end of finite input). */
+import { EMBEDDED_DEFAULT, resolveConfigPath } from '../config/index.js';
 import { startAgent } from '../daemon.js';
 import { createLogger, EXIT, loadOrReport } from './common.js';
 
 export async function runCommand(opts: { config?: string }): Promise<number> {
-  const loaded = loadOrReport(opts.config);
+  const path = resolveConfigPath(opts.config);
+  const loaded = loadOrReport(path);
   if (typeof loaded === 'number') return loaded;
   const logger = createLogger(loaded.config.log.level);
   try {
-    const agent = await startAgent(loaded, { logger, stdin: process.stdin });
+    const agent = await startAgent(loaded, {
+      logger,
+      stdin: process.stdin,
+      configPath: path === EMBEDDED_DEFAULT ? null : path,
+    });
     return await agent.done;
   } catch (err) {
     // Start-up failures (data_dir not writable, port in use, ...) are runtime failures.

@@ -31,7 +31,10 @@ const customDetectorSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "_" or "-", starting with a letter or digit'),
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+        'use 1-64 letters, digits, "_" or "-", starting with a letter or digit',
+      ),
     pattern: z.string().min(1, 'must not be empty').max(4096, 'is longer than 4096 characters'),
     replace: z.string().max(256, 'is longer than 256 characters').default(MASK),
     ignore_case: z.boolean().default(false),
@@ -50,7 +53,11 @@ const customDetectorSchema = z
       return;
     }
     if (re.test('')) {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'pattern matches the empty string' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pattern'],
+        message: 'pattern matches the empty string',
+      });
       return;
     }
     // Idempotence: the replacement must not be rewritten again on a second pass.
@@ -61,7 +68,8 @@ const customDetectorSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['replace'],
-            message: 'the replacement contains a match of the pattern, so redacting twice would change it again',
+            message:
+              'the replacement contains a match of the pattern, so redacting twice would change it again',
           });
           break;
         }
@@ -119,10 +127,16 @@ export const redactionConfigSchema = z
     /** Keyed HMAC-SHA-256 pseudonyms: `hmac:<key_id>:<hex>`. */
     hash: z
       .strictObject({
-        key: z.string().min(16, 'must be at least 16 characters (128 bits); use a long random secret').optional(),
+        key: z
+          .string()
+          .min(16, 'must be at least 16 characters (128 bits); use a long random secret')
+          .optional(),
         key_id: z
           .string()
-          .regex(/^[A-Za-z0-9_-]{1,16}$/, 'use 1-16 letters, digits, "_" or "-" (it is written into every token)')
+          .regex(
+            /^[A-Za-z0-9_-]{1,16}$/,
+            'use 1-16 letters, digits, "_" or "-" (it is written into every token)',
+          )
           .default('v1'),
         paths: z.array(zPath).default([]),
       })
@@ -183,7 +197,8 @@ export const redactionConfigSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['hash', 'key'],
-        message: 'hash.paths needs hash.key (a secret of at least 16 characters, e.g. "${AUDIT_HMAC_KEY}")',
+        message:
+          'hash.paths needs hash.key (a secret of at least 16 characters, e.g. "${AUDIT_HMAC_KEY}")',
       });
     }
     if (!keyed && cfg.detectors.email === 'hash') {

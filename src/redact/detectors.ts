@@ -135,11 +135,12 @@ export function luhnValid(digits: string): boolean {
 export function cardSchemeMatches(digits: string): boolean {
   const len = digits.length;
   if (len < 13 || len > 19) return false;
-  const p1 = digits.charCodeAt(0) - 48;
-  const p2 = Number(digits.slice(0, 2));
-  const p3 = Number(digits.slice(0, 3));
-  const p4 = Number(digits.slice(0, 4));
-  const p6 = Number(digits.slice(0, 6));
+  const d = (i: number): number => digits.charCodeAt(i) - 48;
+  const p1 = d(0);
+  const p2 = p1 * 10 + d(1);
+  const p3 = p2 * 10 + d(2);
+  const p4 = p3 * 10 + d(3);
+  const p6 = (p4 * 10 + d(4)) * 10 + d(5);
   if (p1 === 4) return len === 13 || len === 16 || len === 19; // Visa
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return len === 16; // Mastercard
   if (p4 >= 2200 && p4 <= 2204) return len >= 16 && len <= 19; // Mir
@@ -155,7 +156,7 @@ export function cardSchemeMatches(digits: string): boolean {
 }
 
 export function isCardNumber(digits: string): boolean {
-  return cardSchemeMatches(digits) && luhnValid(digits);
+  return luhnValid(digits) && cardSchemeMatches(digits);
 }
 
 /** Mask every digit but the last four, keeping separators: `****-****-****-4444`. */
@@ -232,7 +233,8 @@ function findCards(s: string, out: Span[]): void {
           else if (seps[b - 1] !== sep) break;
         }
         if (sum < 13) continue;
-        if (sep === 45 && ((a > 0 && seps[a - 1] === 45) || (b < groups - 1 && seps[b] === 45))) continue;
+        if (sep === 45 && ((a > 0 && seps[a - 1] === 45) || (b < groups - 1 && seps[b] === 45)))
+          continue;
         let digits = '';
         for (let g = a; g <= b; g++) digits += s.slice(starts[g], ends[g]);
         if (isCardNumber(digits)) best = b;
@@ -273,7 +275,8 @@ function findSsns(s: string, out: Span[]): void {
   let m: RegExpExecArray | null;
   while ((m = SSN_RE.exec(s)) !== null) {
     const area = m[1]!;
-    if (area === '000' || area === '666' || area[0] === '9' || m[3] === '00' || m[4] === '0000') continue;
+    if (area === '000' || area === '666' || area[0] === '9' || m[3] === '00' || m[4] === '0000')
+      continue;
     // 1123-45-67890 style: part of a longer dash chain.
     const end = m.index + m[0].length;
     if (m[2] === '-' && (s.charCodeAt(end) === 45 || s.charCodeAt(m.index - 1) === 45)) {
@@ -366,7 +369,8 @@ function findAws(s: string, out: Span[], keyIds: boolean, secrets: boolean): voi
   if (secrets) {
     AWS_SECRET_RE.lastIndex = 0;
     while ((m = AWS_SECRET_RE.exec(s)) !== null) {
-      if (looksRandom40(m[0])) out.push({ start: m.index, end: m.index + 40, text: MASK, rule: 'aws' });
+      if (looksRandom40(m[0]))
+        out.push({ start: m.index, end: m.index + 40, text: MASK, rule: 'aws' });
     }
   }
 }
@@ -438,7 +442,17 @@ function findPrivateKeys(s: string, out: Span[]): void {
 
 function isAuthorityEnd(c: number): boolean {
   // / ? # whitespace " ' < > \ and controls
-  return c === 47 || c === 63 || c === 35 || c <= 32 || c === 34 || c === 39 || c === 60 || c === 62 || c === 92;
+  return (
+    c === 47 ||
+    c === 63 ||
+    c === 35 ||
+    c <= 32 ||
+    c === 34 ||
+    c === 39 ||
+    c === 60 ||
+    c === 62 ||
+    c === 92
+  );
 }
 
 function findUserinfo(s: string, out: Span[] | null, authorities: number[]): void {
@@ -498,7 +512,9 @@ function isEqValueEnd(c: number): boolean {
 
 function isColonValueEnd(c: number): boolean {
   // end of line , ; " ' } ]
-  return c === 10 || c === 13 || c === 44 || c === 59 || c === 34 || c === 39 || c === 125 || c === 93;
+  return (
+    c === 10 || c === 13 || c === 44 || c === 59 || c === 34 || c === 39 || c === 125 || c === 93
+  );
 }
 
 function closingQuote(s: string, from: number, q: number): number {
@@ -602,7 +618,8 @@ function findKeyValues(s: string, out: Span[], o: DetectorOptions): void {
       resume = ve;
     }
     // A lone `?` is a stripped SQL literal or a bind placeholder: nothing to hide.
-    if (ve > vs && !(ve - vs === 1 && s.charCodeAt(vs) === 63)) out.push({ start: vs, end: ve, text: MASK, rule });
+    if (ve > vs && !(ve - vs === 1 && s.charCodeAt(vs) === 63))
+      out.push({ start: vs, end: ve, text: MASK, rule });
     i = Math.max(resume, i + 1);
   }
 }
@@ -613,7 +630,15 @@ function findKeyValues(s: string, out: Span[], o: DetectorOptions): void {
 // surrogate pairs (emoji) end a part.
 
 function isLocalChar(c: number): boolean {
-  if (c < 128) return (CLS[c]! & (C_DIGIT | C_ALPHA)) !== 0 || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+  if (c < 128)
+    return (
+      (CLS[c]! & (C_DIGIT | C_ALPHA)) !== 0 ||
+      c === 46 ||
+      c === 95 ||
+      c === 37 ||
+      c === 43 ||
+      c === 45
+    );
   return c >= 0xc0 && (c < 0xd800 || c > 0xdfff) && c !== 0xfeff;
 }
 
@@ -623,7 +648,24 @@ function isDomainChar(c: number): boolean {
 }
 
 /** File names that look like addresses: icon@2x.png, bundle@1.2.js. */
-const NOT_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'js', 'mjs', 'css', 'map', 'json', 'html', 'txt', 'pdf']);
+const NOT_TLDS = new Set([
+  'png',
+  'jpg',
+  'jpeg',
+  'gif',
+  'svg',
+  'webp',
+  'ico',
+  'bmp',
+  'js',
+  'mjs',
+  'css',
+  'map',
+  'json',
+  'html',
+  'txt',
+  'pdf',
+]);
 
 interface EmailHit {
   start: number;
@@ -697,11 +739,15 @@ export function truncateIp(ip: string): string {
 
 function expandIpv6(ip: string): string[] {
   const dbl = ip.indexOf('::');
-  const parse = (part: string): string[] => (part === '' ? [] : part.split(':').map((g) => String(parseInt(g, 16).toString(16))));
+  const parse = (part: string): string[] =>
+    part === '' ? [] : part.split(':').map((g) => String(parseInt(g, 16).toString(16)));
   if (dbl === -1) return parse(ip);
   const head = parse(ip.slice(0, dbl));
   const tail = parse(ip.slice(dbl + 2));
-  const fill: string[] = Array.from({ length: Math.max(0, 8 - head.length - tail.length) }, () => '0');
+  const fill: string[] = Array.from(
+    { length: Math.max(0, 8 - head.length - tail.length) },
+    () => '0',
+  );
   return [...head, ...fill, ...tail];
 }
 
@@ -728,7 +774,8 @@ function findIps(s: string, out: Span[], o: DetectorOptions, v4: boolean, v6: bo
     while ((m = IPV4_RE.exec(s)) !== null) {
       if (!isIPv4(m[0])) continue;
       const rep = ipReplacement(m[0], o);
-      if (rep !== null) out.push({ start: m.index, end: m.index + m[0].length, text: rep, rule: 'ip' });
+      if (rep !== null)
+        out.push({ start: m.index, end: m.index + m[0].length, text: rep, rule: 'ip' });
     }
   }
   if (v6) {
@@ -737,9 +784,11 @@ function findIps(s: string, out: Span[], o: DetectorOptions, v4: boolean, v6: bo
       let text = m[0];
       // A sentence-ending dot is not part of the address.
       while (text.endsWith('.')) text = text.slice(0, -1);
-      if (!text.includes(':') || text.indexOf(':') === text.lastIndexOf(':') || !isIPv6(text)) continue;
+      if (!text.includes(':') || text.indexOf(':') === text.lastIndexOf(':') || !isIPv6(text))
+        continue;
       const rep = ipReplacement(text, o);
-      if (rep !== null) out.push({ start: m.index, end: m.index + text.length, text: rep, rule: 'ip' });
+      if (rep !== null)
+        out.push({ start: m.index, end: m.index + text.length, text: rep, rule: 'ip' });
     }
   }
 }
@@ -790,7 +839,8 @@ function findCustom(s: string, out: Span[], d: CustomDetector): void {
 
 export type TextScanner = (s: string, out: Span[]) => void;
 
-const ISO_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?$/;
+const ISO_TIME =
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?$/;
 
 export function createTextScanner(o: DetectorOptions): TextScanner {
   const emailOn = o.email !== 'keep';
@@ -799,7 +849,13 @@ export function createTextScanner(o: DetectorOptions): TextScanner {
   return (s: string, out: Span[]): void => {
     const n = s.length;
     // ISO 8601 timestamps are in every event and can hold nothing secret.
-    if (n >= 16 && n <= 35 && s.charCodeAt(4) === 45 && s.charCodeAt(13) === 58 && ISO_TIME.test(s)) {
+    if (
+      n >= 16 &&
+      n <= 35 &&
+      s.charCodeAt(4) === 45 &&
+      s.charCodeAt(13) === 58 &&
+      ISO_TIME.test(s)
+    ) {
       for (const d of o.custom) findCustom(s, out, d);
       return;
     }
@@ -884,8 +940,10 @@ export function applySpans(s: string, spans: Span[], tally: Tally): string {
       if (ps > cur) list.push({ start: cur, end: ps, text: MASK, rule: sp.rule, rule2: null });
       cur = pe;
     }
-    if (!touched) list.push({ start: sp.start, end: sp.end, text: sp.text, rule: sp.rule, rule2: null });
-    else if (cur < sp.end) list.push({ start: cur, end: sp.end, text: MASK, rule: sp.rule, rule2: null });
+    if (!touched)
+      list.push({ start: sp.start, end: sp.end, text: sp.text, rule: sp.rule, rule2: null });
+    else if (cur < sp.end)
+      list.push({ start: cur, end: sp.end, text: MASK, rule: sp.rule, rule2: null });
   }
   if (list.length === 0) return s;
   if (list.length > 1) list.sort((a, b) => a.start - b.start || b.end - a.end);

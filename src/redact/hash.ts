@@ -32,7 +32,8 @@ export function createHasher(key: string, keyId: string): Hasher {
     token(value: string): string {
       let t = cache.get(value);
       if (t !== undefined) return t;
-      t = prefix + createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, HEX_CHARS);
+      t =
+        prefix + createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, HEX_CHARS);
       if (value.length <= CACHE_MAX_VALUE) {
         if (cache.size >= CACHE_LIMIT) cache.clear();
         cache.set(value, t);

@@ -102,7 +102,15 @@ const PARAMS_EXACT = new Set([
   'queryparam',
 ]);
 
-const SQL_EXACT_DEFAULT = ['query', 'querytext', 'sql', 'sqlquery', 'statement', 'rawquery', 'rawsql'];
+const SQL_EXACT_DEFAULT = [
+  'query',
+  'querytext',
+  'sql',
+  'sqlquery',
+  'statement',
+  'rawquery',
+  'rawsql',
+];
 
 export interface KeyClassifierOptions {
   /** always_secret_keys.enabled */
@@ -135,7 +143,10 @@ function globs(list: readonly string[]): ((s: string) => boolean) | null {
  * A classifier for `opts`. With `cacheSize` > 0 results are memoised (cleared when
  * full); pass 0 when the caller keeps its own cache.
  */
-export function createKeyClassifier(opts: KeyClassifierOptions, cacheSize = CACHE_LIMIT): KeyClassifier {
+export function createKeyClassifier(
+  opts: KeyClassifierOptions,
+  cacheSize = CACHE_LIMIT,
+): KeyClassifier {
   const extra = globs(opts.extraSecret);
   const except = globs(opts.exceptSecret);
   const sql = new Set([...SQL_EXACT_DEFAULT, ...opts.sqlKeys.map(normaliseKey)]);

@@ -33,7 +33,8 @@ export function parsePath(path: string): Segment[] | string {
   if (raw.length > MAX_SEGMENTS) return `path has more than ${MAX_SEGMENTS} segments`;
   const segs: Segment[] = [];
   for (const seg of raw) {
-    if (seg.length === 0) return `path ${JSON.stringify(path)} has an empty segment (check for ".." or a leading/trailing ".")`;
+    if (seg.length === 0)
+      return `path ${JSON.stringify(path)} has an empty segment (check for ".." or a leading/trailing ".")`;
     if (seg === '**') {
       if (segs.at(-1)?.kind !== 'globstar') segs.push({ kind: 'globstar' });
     } else if (seg === '*') {

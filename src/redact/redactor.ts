@@ -38,7 +38,15 @@ import {
   type Tally,
 } from './detectors.js';
 import { createHasher, normaliseForHash, type Hasher } from './hash.js';
-import { KEY_HEADERS, KEY_PARAMS, KEY_SECRET, KEY_SQL, KEY_URL_SECRET, createKeyClassifier, defaultSqlKeys } from './keys.js';
+import {
+  KEY_HEADERS,
+  KEY_PARAMS,
+  KEY_SECRET,
+  KEY_SQL,
+  KEY_URL_SECRET,
+  createKeyClassifier,
+  defaultSqlKeys,
+} from './keys.js';
 import { compilePaths, type PathMatcher, type PathState } from './paths.js';
 import { looksLikeSql, stripSqlLiterals } from './sql.js';
 import { MASK, isHashToken, isToken } from './tokens.js';
@@ -121,7 +129,8 @@ function parseJson(s: string): unknown {
 }
 
 export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
-  const hasher: Hasher | null = cfg.hash.key !== undefined ? createHasher(cfg.hash.key, cfg.hash.key_id) : null;
+  const hasher: Hasher | null =
+    cfg.hash.key !== undefined ? createHasher(cfg.hash.key, cfg.hash.key_id) : null;
 
   // Path rules in precedence order: drop > mask > hash > partial.
   const rules: PathRule[] = [
@@ -130,7 +139,8 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
     ...cfg.hash.paths.map((path) => ({ kind: 'hash' as const, path, keepLast: 0 })),
     ...cfg.partial.map((p) => ({ kind: 'partial' as const, path: p.path, keepLast: p.keep_last })),
   ];
-  const matcher: PathMatcher | null = rules.length > 0 ? compilePaths(rules.map((r) => r.path)) : null;
+  const matcher: PathMatcher | null =
+    rules.length > 0 ? compilePaths(rules.map((r) => r.path)) : null;
 
   const secretKeysOn = cfg.always_secret_keys.enabled;
   const classifyOpts = {
@@ -171,7 +181,9 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
 
   const hideHeaders = cfg.hide_all_headers;
   const hideParamsMatch =
-    cfg.hide_query_parameters.length > 0 ? picomatch(cfg.hide_query_parameters, { dot: true }) : null;
+    cfg.hide_query_parameters.length > 0
+      ? picomatch(cfg.hide_query_parameters, { dot: true })
+      : null;
   const sqlOn = cfg.sql_literals.enabled;
   const jsonOn = cfg.json_in_strings.enabled;
   const jsonMax = cfg.json_in_strings.max_depth;
@@ -262,7 +274,13 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
     return out;
   }
 
-  function scanString(s: string, sqlKey: boolean, state: PathState, depth: number, jl: number): string {
+  function scanString(
+    s: string,
+    sqlKey: boolean,
+    state: PathState,
+    depth: number,
+    jl: number,
+  ): string {
     const n = s.length;
     if (n === 0) return s;
     if (n > maxString) {
@@ -298,7 +316,14 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
     return out;
   }
 
-  function walk(v: unknown, state: PathState, depth: number, secret: boolean, jl: number, inArray: boolean): unknown {
+  function walk(
+    v: unknown,
+    state: PathState,
+    depth: number,
+    secret: boolean,
+    jl: number,
+    inArray: boolean,
+  ): unknown {
     if (typeof v === 'string') return secret ? maskLeaf(v) : scanString(v, false, state, depth, jl);
     if (typeof v === 'number') {
       if (secret) return maskLeaf(v);
@@ -442,7 +467,12 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
         nk = `${nk}~${i}`;
       }
       // defineProperty: a plain assignment of "__proto__" would set the prototype.
-      Object.defineProperty(out, nk, { value: obj[k], enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, nk, {
+        value: obj[k],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }
@@ -530,8 +560,12 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
       `limits: strings over ${l.max_string_length} chars and containers deeper than ${l.max_depth} are masked; ` +
         `arrays over ${l.max_array_items} items and objects over ${l.max_object_keys} keys are cut with a [REDACTED] marker (rule: limits)`,
     );
-    if (hideHeaders) lines.push('hide_all_headers: header and cookie containers are removed (rule: headers)');
-    else lines.push('hide_all_headers: off (credential headers are still masked by always_secret_keys)');
+    if (hideHeaders)
+      lines.push('hide_all_headers: header and cookie containers are removed (rule: headers)');
+    else
+      lines.push(
+        'hide_all_headers: off (credential headers are still masked by always_secret_keys)',
+      );
     if (cfg.hide_query_parameters.length > 0) {
       lines.push(
         `hide_query_parameters: parameters of queries named ${cfg.hide_query_parameters.join(', ')} are replaced (rule: query_parameters)`,
@@ -556,15 +590,30 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
             (ask.except.length > 0 ? `; except: ${ask.except.join(', ')}` : '')
         : 'always_secret_keys: off',
     );
-    for (const name of ['card', 'ssn', 'jwt', 'bearer', 'basic_auth', 'aws', 'vendor_tokens', 'private_key', 'url_credentials'] as const) {
+    for (const name of [
+      'card',
+      'ssn',
+      'jwt',
+      'bearer',
+      'basic_auth',
+      'aws',
+      'vendor_tokens',
+      'private_key',
+      'url_credentials',
+    ] as const) {
       lines.push(`detector ${name}: ${d[name] ? 'on' : 'off'}`);
     }
     lines.push(
       `detector email: ${emailPolicy}` +
-        (emailPolicy === 'hash' ? ` (hmac:${cfg.hash.key_id})` : emailPolicy === 'mask' ? ' (local part replaced, domain kept)' : ''),
+        (emailPolicy === 'hash'
+          ? ` (hmac:${cfg.hash.key_id})`
+          : emailPolicy === 'mask'
+            ? ' (local part replaced, domain kept)'
+            : ''),
     );
     lines.push(`detector ip: ${d.ip}` + (d.ip === 'truncate' ? ' (/24 and /48)' : ''));
-    for (const c of cfg.detectors.custom) lines.push(`detector custom:${c.name}: /${c.pattern}/ → ${c.replace}`);
+    for (const c of cfg.detectors.custom)
+      lines.push(`detector custom:${c.name}: /${c.pattern}/ → ${c.replace}`);
     lines.push(
       sqlOn
         ? `sql_literals: on for keys ${[...defaultSqlKeys(), ...cfg.sql_literals.keys].join(', ')} (rule: sql_literals)`

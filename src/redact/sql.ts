@@ -11,7 +11,12 @@
 
 function isIdent(c: number): boolean {
   return (
-    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c >= 128
+    (c >= 48 && c <= 57) ||
+    (c >= 65 && c <= 90) ||
+    (c >= 97 && c <= 122) ||
+    c === 95 ||
+    c === 36 ||
+    c >= 128
   );
 }
 
@@ -21,10 +26,13 @@ function isDigit(c: number): boolean {
 
 /** Prefixes that may precede a quote: E'…', N'…', B'…', X'…', U&'…'. */
 function isLiteralPrefix(c: number): boolean {
-  return c === 69 || c === 101 || c === 78 || c === 110 || c === 66 || c === 98 || c === 88 || c === 120;
+  return (
+    c === 69 || c === 101 || c === 78 || c === 110 || c === 66 || c === 98 || c === 88 || c === 120
+  );
 }
 
-const SQL_WORD = /\b(?:select|insert|update|delete|merge|upsert|with|from|where|values|call|exec|execute)\b/i;
+const SQL_WORD =
+  /\b(?:select|insert|update|delete|merge|upsert|with|from|where|values|call|exec|execute)\b/i;
 
 /**
  * True when `s` reads like a SQL statement. Only such text is stripped, so a search
@@ -69,7 +77,11 @@ export function stripSqlLiterals(sql: string): SqlStripResult {
       }
       let start = i;
       // Swallow a one-letter prefix (E'…', N'…') that starts a token.
-      if (i > 0 && isLiteralPrefix(sql.charCodeAt(i - 1)) && (i < 2 || !isIdent(sql.charCodeAt(i - 2)))) {
+      if (
+        i > 0 &&
+        isLiteralPrefix(sql.charCodeAt(i - 1)) &&
+        (i < 2 || !isIdent(sql.charCodeAt(i - 2)))
+      ) {
         start = i - 1;
       } else if (i > 1 && sql.charCodeAt(i - 1) === 38 && (sql.charCodeAt(i - 2) | 32) === 117) {
         if (i < 3 || !isIdent(sql.charCodeAt(i - 3))) start = i - 2; // U&'…'
@@ -127,7 +139,10 @@ export function stripSqlLiterals(sql: string): SqlStripResult {
       continue;
     }
     // A number that starts a token (not the 1 in t1): 42, 3.14, .5, 1e-3, 0x1F.
-    if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)) && (i === 0 || !isIdent(sql.charCodeAt(i - 1))))) {
+    if (
+      isDigit(c) ||
+      (c === 46 && isDigit(sql.charCodeAt(i + 1)) && (i === 0 || !isIdent(sql.charCodeAt(i - 1))))
+    ) {
       if (i > 0 && isIdent(sql.charCodeAt(i - 1))) {
         i++;
         continue;

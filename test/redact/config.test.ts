@@ -15,7 +15,17 @@ describe('redaction config defaults', () => {
     const { custom, email, ip, ...switches } = c.detectors;
     expect(Object.values(switches).every((v) => v === true)).toBe(true);
     expect(Object.keys(switches).sort()).toEqual(
-      ['aws', 'basic_auth', 'bearer', 'card', 'jwt', 'private_key', 'ssn', 'url_credentials', 'vendor_tokens'].sort(),
+      [
+        'aws',
+        'basic_auth',
+        'bearer',
+        'card',
+        'jwt',
+        'private_key',
+        'ssn',
+        'url_credentials',
+        'vendor_tokens',
+      ].sort(),
     );
     expect(custom).toEqual([]);
     expect(email).toBe('auto');
@@ -59,39 +69,81 @@ describe('redaction config errors', () => {
   const cases: [string, unknown, string, RegExp][] = [
     ['unknown top-level key', { hide_headers: true }, '', /hide_headers/],
     ['unknown detector', { detectors: { iban: true } }, 'detectors', /iban/],
-    ['bad custom regex', { detectors: { custom: [{ name: 'x', pattern: '(a' }] } }, 'detectors.custom.0.pattern', /invalid regular expression/],
+    [
+      'bad custom regex',
+      { detectors: { custom: [{ name: 'x', pattern: '(a' }] } },
+      'detectors.custom.0.pattern',
+      /invalid regular expression/,
+    ],
     [
       'look-ahead is not RE2',
       { detectors: { custom: [{ name: 'x', pattern: 'a(?=b)' }] } },
       'detectors.custom.0.pattern',
       /RE2 syntax/,
     ],
-    ['pattern matching the empty string', { detectors: { custom: [{ name: 'x', pattern: 'a*' }] } }, 'detectors.custom.0.pattern', /empty string/],
+    [
+      'pattern matching the empty string',
+      { detectors: { custom: [{ name: 'x', pattern: 'a*' }] } },
+      'detectors.custom.0.pattern',
+      /empty string/,
+    ],
     [
       'replacement the pattern matches again',
       { detectors: { custom: [{ name: 'x', pattern: 'secret\\w*', replace: 'secret-x' }] } },
       'detectors.custom.0.replace',
       /twice/,
     ],
-    ['bad custom name', { detectors: { custom: [{ name: 'has space', pattern: 'x' }] } }, 'detectors.custom.0.name', /letters/],
+    [
+      'bad custom name',
+      { detectors: { custom: [{ name: 'has space', pattern: 'x' }] } },
+      'detectors.custom.0.name',
+      /letters/,
+    ],
     [
       'duplicate custom names',
-      { detectors: { custom: [{ name: 'x', pattern: 'a' }, { name: 'x', pattern: 'b' }] } },
+      {
+        detectors: {
+          custom: [
+            { name: 'x', pattern: 'a' },
+            { name: 'x', pattern: 'b' },
+          ],
+        },
+      },
       'detectors.custom.1.name',
       /duplicate/,
     ],
-    ['hash paths without a key', { hash: { paths: ['actor.email'] } }, 'hash.key', /needs hash.key/],
+    [
+      'hash paths without a key',
+      { hash: { paths: ['actor.email'] } },
+      'hash.key',
+      /needs hash.key/,
+    ],
     ['short hash key', { hash: { key: 'short' } }, 'hash.key', /16 characters/],
     ['bad key id', { hash: { key: 'k'.repeat(20), key_id: 'v 1' } }, 'hash.key_id', /letters/],
-    ['email hash without key', { detectors: { email: 'hash' } }, 'detectors.email', /needs hash.key/],
+    [
+      'email hash without key',
+      { detectors: { email: 'hash' } },
+      'detectors.email',
+      /needs hash.key/,
+    ],
     ['ip hash without key', { detectors: { ip: 'hash' } }, 'detectors.ip', /needs hash.key/],
     ['bad ip policy', { detectors: { ip: 'anonymise' } }, 'detectors.ip', /./],
-    ['path outside the redactable fields', { mask: ['source.host'] }, 'mask.0', /must start at one of/],
+    [
+      'path outside the redactable fields',
+      { mask: ['source.host'] },
+      'mask.0',
+      /must start at one of/,
+    ],
     ['array index in a drop path', { drop: ['detail.tags.1'] }, 'drop.0', /array index/],
     ['empty path segment', { drop: ['detail..x'] }, 'drop.0', /empty segment/],
     ['whole top-level object', { drop: ['detail'] }, 'drop.0', /whole top-level object/],
     ['match-everything path', { mask: ['**'] }, 'mask.0', /matches everything/],
-    ['partial keep_last too large', { partial: [{ path: 'actor.email', keep_last: 40 }] }, 'partial.0.keep_last', /./],
+    [
+      'partial keep_last too large',
+      { partial: [{ path: 'actor.email', keep_last: 40 }] },
+      'partial.0.keep_last',
+      /./,
+    ],
     ['json depth zero', { json_in_strings: { max_depth: 0 } }, 'json_in_strings.max_depth', /./],
     ['tiny string limit', { limits: { max_string_length: 10 } }, 'limits.max_string_length', /./],
   ];

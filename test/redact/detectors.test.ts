@@ -15,7 +15,12 @@ import {
 import { createHasher } from '../../src/redact/hash.js';
 import { KEY_SECRET, KEY_URL_SECRET, createKeyClassifier } from '../../src/redact/keys.js';
 
-const classify = createKeyClassifier({ secretKeys: true, extraSecret: [], exceptSecret: [], sqlKeys: [] });
+const classify = createKeyClassifier({
+  secretKeys: true,
+  extraSecret: [],
+  exceptSecret: [],
+  sqlKeys: [],
+});
 const hasher = createHasher('detector-test-key-0123456789', 'v1');
 
 function options(over: Partial<DetectorOptions> = {}): DetectorOptions {
@@ -57,7 +62,8 @@ const A36 = 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8';
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.abc_DEF-1';
 const AWS_ID = 'AKIAIOSFODNN7EXAMPLE';
 const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-const PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq\nAbCd==\n-----END RSA PRIVATE KEY-----';
+const PEM =
+  '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq\nAbCd==\n-----END RSA PRIVATE KEY-----';
 
 type Row = [name: string, input: string, expected: string, rule: string | null];
 
@@ -68,15 +74,35 @@ const TABLE: Row[] = [
   ['card with dashes', '5555-5555-5555-4444', '****-****-****-4444', 'card'],
   ['amex 4-6-5', '3782 822463 10005', '**** ****** *0005', 'card'],
   ['card in prose', 'card 4111111111111111 exp 12/29', 'card ************1111 exp 12/29', 'card'],
-  ['card before a full stop', 'paid with 4111-1111-1111-1111.', 'paid with ****-****-****-1111.', 'card'],
-  ['card inside longer number groups', 'ref 12 4111 1111 1111 1111 ok', 'ref 12 **** **** **** 1111 ok', 'card'],
+  [
+    'card before a full stop',
+    'paid with 4111-1111-1111-1111.',
+    'paid with ****-****-****-1111.',
+    'card',
+  ],
+  [
+    'card inside longer number groups',
+    'ref 12 4111 1111 1111 1111 ok',
+    'ref 12 **** **** **** 1111 ok',
+    'card',
+  ],
   ['card between emoji', '💳4111111111111111💳', '💳************1111💳', 'card'],
   ['trap: Luhn-failing 16 digits', 'order 4111111111111112', 'order 4111111111111112', null],
   ['trap: epoch milliseconds', 'at 1706710297340', 'at 1706710297340', null],
   ['trap: epoch microseconds (Luhn-valid, no IIN)', '1706710297340001', '1706710297340001', null],
   ['trap: ISO timestamp', '2024-01-31T14:11:37.340Z', '2024-01-31T14:11:37.340Z', null],
-  ['trap: UUID', '123e4567-e89b-12d3-a456-426614174000', '123e4567-e89b-12d3-a456-426614174000', null],
-  ['trap: all-digit UUID shape', '41111111-1111-1111-1111-111111111111', '41111111-1111-1111-1111-111111111111', null],
+  [
+    'trap: UUID',
+    '123e4567-e89b-12d3-a456-426614174000',
+    '123e4567-e89b-12d3-a456-426614174000',
+    null,
+  ],
+  [
+    'trap: all-digit UUID shape',
+    '41111111-1111-1111-1111-111111111111',
+    '41111111-1111-1111-1111-111111111111',
+    null,
+  ],
   ['trap: mixed separators', '4111 1111-1111 1111', '4111 1111-1111 1111', null],
   ['trap: digits glued to letters', 'x4111111111111111y', 'x4111111111111111y', null],
   ['trap: phone number', 'call +1 555 123 4567', 'call +1 555 123 4567', null],
@@ -100,7 +126,12 @@ const TABLE: Row[] = [
   ['trap: eyJ alone', 'eyJ is base64 for {"', 'eyJ is base64 for {"', null],
   ['trap: dotted words', 'a.b.c and eyJx.y', 'a.b.c and eyJx.y', null],
   // Authorization schemes
-  ['bearer token in text', 'sent Bearer abcdef123456 to api', 'sent Bearer [REDACTED] to api', 'bearer'],
+  [
+    'bearer token in text',
+    'sent Bearer abcdef123456 to api',
+    'sent Bearer [REDACTED] to api',
+    'bearer',
+  ],
   ['lower-case bearer with jwt', `bearer ${JWT}`, 'bearer [REDACTED]', 'jwt'],
   ['basic credentials', 'use Basic dXNlcjpwYXNz now', 'use Basic [REDACTED] now', 'basic_auth'],
   ['trap: bearer in prose', 'Bearer authentication is used', 'Bearer authentication is used', null],
@@ -109,8 +140,18 @@ const TABLE: Row[] = [
   // AWS
   ['aws access key id', `id ${AWS_ID} x`, 'id [REDACTED] x', 'aws'],
   ['aws secret access key', `secret ${AWS_SECRET}`, 'secret [REDACTED]', 'aws'],
-  ['trap: sha1 hex (40, one case)', 'da39a3ee5e6b4b0d3255bfef95601890afd80709', 'da39a3ee5e6b4b0d3255bfef95601890afd80709', null],
-  ['trap: 40-char URL path', '/api/v1/customers/search/byEmailAddress1', '/api/v1/customers/search/byEmailAddress1', null],
+  [
+    'trap: sha1 hex (40, one case)',
+    'da39a3ee5e6b4b0d3255bfef95601890afd80709',
+    'da39a3ee5e6b4b0d3255bfef95601890afd80709',
+    null,
+  ],
+  [
+    'trap: 40-char URL path',
+    '/api/v1/customers/search/byEmailAddress1',
+    '/api/v1/customers/search/byEmailAddress1',
+    null,
+  ],
   ['trap: short AKIA', 'AKIA1234', 'AKIA1234', null],
   // vendor tokens
   ['github classic token', `ghp_${A36}`, '[REDACTED]', 'vendor_tokens'],
@@ -119,7 +160,12 @@ const TABLE: Row[] = [
   ['stripe live key', `key sk_live_${A36.slice(0, 24)}`, 'key [REDACTED]', 'vendor_tokens'],
   ['google api key', `AIza${A36.slice(0, 35)}`, '[REDACTED]', 'vendor_tokens'],
   ['gitlab token', `glpat-${A36.slice(0, 20)}`, '[REDACTED]', 'vendor_tokens'],
-  ['sendgrid key', `SG.${A36.slice(0, 22)}.${A36}${A36.slice(0, 7)}`, '[REDACTED]', 'vendor_tokens'],
+  [
+    'sendgrid key',
+    `SG.${A36.slice(0, 22)}.${A36}${A36.slice(0, 7)}`,
+    '[REDACTED]',
+    'vendor_tokens',
+  ],
   [
     'slack webhook keeps host',
     'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX',
@@ -130,7 +176,12 @@ const TABLE: Row[] = [
   ['trap: prefix glued to a word', `myghp_${A36}`, `myghp_${A36}`, null],
   // PEM
   ['pem private key', `key:\n${PEM}\nafter`, 'key:\n[REDACTED]\nafter', 'private_key'],
-  ['unterminated pem block', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk', '[REDACTED]', 'private_key'],
+  [
+    'unterminated pem block',
+    '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk',
+    '[REDACTED]',
+    'private_key',
+  ],
   [
     'trap: certificate',
     '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
@@ -144,22 +195,62 @@ const TABLE: Row[] = [
     'https://api.x.io/v1?access_token=[REDACTED]&page=2',
     'url_credentials',
   ],
-  ['url userinfo password', 'postgres://admin:S3cret@db:5432/app', 'postgres://admin:[REDACTED]@db:5432/app', 'url_credentials'],
+  [
+    'url userinfo password',
+    'postgres://admin:S3cret@db:5432/app',
+    'postgres://admin:[REDACTED]@db:5432/app',
+    'url_credentials',
+  ],
   ['url userinfo short', 'https://u:p@host/', 'https://u:[REDACTED]@host/', 'url_credentials'],
-  ['url signature parameter', 'https://b.s3.io/o?X-Amz-Signature=abcd&X-Amz-Date=1', 'https://b.s3.io/o?X-Amz-Signature=[REDACTED]&X-Amz-Date=1', 'url_credentials'],
-  ['url fragment token', 'https://x.io/cb#access_token=abc&state=1', 'https://x.io/cb#access_token=[REDACTED]&state=1', 'url_credentials'],
-  ['token used as url user', `https://${A36}@github.com/o/r`, 'https://[REDACTED]@github.com/o/r', 'url_credentials'],
-  ['trap: plain url', 'https://example.com/path?page=2&sort=asc', 'https://example.com/path?page=2&sort=asc', null],
+  [
+    'url signature parameter',
+    'https://b.s3.io/o?X-Amz-Signature=abcd&X-Amz-Date=1',
+    'https://b.s3.io/o?X-Amz-Signature=[REDACTED]&X-Amz-Date=1',
+    'url_credentials',
+  ],
+  [
+    'url fragment token',
+    'https://x.io/cb#access_token=abc&state=1',
+    'https://x.io/cb#access_token=[REDACTED]&state=1',
+    'url_credentials',
+  ],
+  [
+    'token used as url user',
+    `https://${A36}@github.com/o/r`,
+    'https://[REDACTED]@github.com/o/r',
+    'url_credentials',
+  ],
+  [
+    'trap: plain url',
+    'https://example.com/path?page=2&sort=asc',
+    'https://example.com/path?page=2&sort=asc',
+    null,
+  ],
   ['trap: url user name only', 'https://ana@example.com/', 'https://ana@example.com/', null],
   ['trap: sig outside a url', 'sig=abc', 'sig=abc', null],
   // key=value text
   ['password=value', 'password=hunter2 next', 'password=[REDACTED] next', 'secret_key'],
   ['truncated json', '{"password":"hunter2","q":1', '{"password":"[REDACTED]","q":1', 'secret_key'],
   ['quoted value with spaces', "db_password: 'x y z'", "db_password: '[REDACTED]'", 'secret_key'],
-  ['raw header lines', 'X-Api-Key: abc123\nAccept: */*', 'X-Api-Key: [REDACTED]\nAccept: */*', 'secret_key'],
-  ['header line keeps scheme out', 'Authorization: Digest abc', 'Authorization: [REDACTED]', 'secret_key'],
+  [
+    'raw header lines',
+    'X-Api-Key: abc123\nAccept: */*',
+    'X-Api-Key: [REDACTED]\nAccept: */*',
+    'secret_key',
+  ],
+  [
+    'header line keeps scheme out',
+    'Authorization: Digest abc',
+    'Authorization: [REDACTED]',
+    'secret_key',
+  ],
   ['sql comparison', "WHERE password = 'hunter2'", "WHERE password = '[REDACTED]'", 'secret_key'],
-  ['object after a secret name', 'credentials: {"u": "a", "p": "b"} rest', 'credentials: [REDACTED] rest', 'secret_key'],
+  [
+    'object after a secret name',
+    'credentials: {"u": "a", "p": "b"} rest',
+    'credentials: [REDACTED] rest',
+    'secret_key',
+  ],
   ['trap: clock time', 'time 10:00:00', 'time 10:00:00', null],
   ['trap: comparison', 'a == b', 'a == b', null],
   ['trap: harmless name', 'name=ana', 'name=ana', null],
@@ -250,7 +341,14 @@ describe('IP policy', () => {
 
   it('leaves look-alikes alone', () => {
     const t = { ip: 'truncate' as const };
-    for (const s of ['999.1.1.1', '12:30:45', 'Chrome/120.0.0.0', 'v1.2.3.4.5', '2024-01-31T14:11:37Z', 'a::b::c']) {
+    for (const s of [
+      '999.1.1.1',
+      '12:30:45',
+      'Chrome/120.0.0.0',
+      'v1.2.3.4.5',
+      '2024-01-31T14:11:37Z',
+      'a::b::c',
+    ]) {
       expect(redact(s, t)).toBe(s);
     }
   });
@@ -277,13 +375,19 @@ describe('custom detectors', () => {
   });
 
   it('replaces matches, with group references', () => {
-    expect(redact('id EMP-123456 ok', custom('EMP-[0-9]{6}', '[REDACTED]'))).toBe('id [REDACTED] ok');
-    expect(redact('id EMP-123456 ok', custom('(EMP)-[0-9]{6}', '$1-******'))).toBe('id EMP-****** ok');
+    expect(redact('id EMP-123456 ok', custom('EMP-[0-9]{6}', '[REDACTED]'))).toBe(
+      'id [REDACTED] ok',
+    );
+    expect(redact('id EMP-123456 ok', custom('(EMP)-[0-9]{6}', '$1-******'))).toBe(
+      'id EMP-****** ok',
+    );
     expect(run('EMP-123456', custom('EMP-[0-9]{6}', '[REDACTED]')).rules).toEqual(['custom:emp']);
   });
 
   it('keeps UTF-16 offsets right around emoji', () => {
-    expect(redact('🔑 EMP-123456 🔑', custom('EMP-[0-9]{6}', '[REDACTED]'))).toBe('🔑 [REDACTED] 🔑');
+    expect(redact('🔑 EMP-123456 🔑', custom('EMP-[0-9]{6}', '[REDACTED]'))).toBe(
+      '🔑 [REDACTED] 🔑',
+    );
   });
 
   it('never rewrites existing tokens', () => {
@@ -321,8 +425,9 @@ describe('cards', () => {
     expect(cardNumberValue(5167)).toBeNull();
     expect(cardNumberValue(41.5)).toBeNull();
     // Past 2^53 the digits are already lost: a card-shaped value is masked whole.
-    expect(cardNumberValue(4111111111111111111)).toBe('[REDACTED]');
-    expect(cardNumberValue(1234567890123456789)).toBeNull();
+    // (Parsed from JSON text, as the app's numbers arrive.)
+    expect(cardNumberValue(JSON.parse('4111111111111111111') as number)).toBe('[REDACTED]');
+    expect(cardNumberValue(JSON.parse('1234567890123456789') as number)).toBeNull();
   });
 });
 

@@ -13,7 +13,10 @@ export function keyedPlan(cfg: RedactionConfigInput = {}): RedactionPlan {
   return plan({ ...cfg, hash: { key: HMAC_KEY, key_id: 'v1', ...(cfg.hash ?? {}) } });
 }
 
-export function event(detail: Record<string, unknown> = {}, over: Partial<AuditEvent> = {}): AuditEvent {
+export function event(
+  detail: Record<string, unknown> = {},
+  over: Partial<AuditEvent> = {},
+): AuditEvent {
   return {
     id: 'evt-1',
     app_event_id: '1001',
@@ -24,7 +27,13 @@ export function event(detail: Record<string, unknown> = {}, over: Partial<AuditE
     severity: 'info',
     outcome: 'success',
     actor: { id: '42', email: null, ip: null, user_agent: null },
-    target: { type: 'query', id: null, name: 'getCustomers', app: 'Support Console', resource: 'prod-postgres' },
+    target: {
+      type: 'query',
+      id: null,
+      name: 'getCustomers',
+      app: 'Support Console',
+      resource: 'prod-postgres',
+    },
     organization_id: '1',
     duration_ms: 87,
     detail,

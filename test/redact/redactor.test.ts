@@ -51,26 +51,62 @@ const TABLE: Row[] = [
   {
     name: 'headers as a [{key, value}] list',
     cfg: HEADERS_KEPT,
-    input: { headers: [{ key: 'authorization', value: 't' }, { key: 'accept', value: '*/*' }] },
-    expected: { headers: [{ key: 'authorization', value: R }, { key: 'accept', value: '*/*' }] },
+    input: {
+      headers: [
+        { key: 'authorization', value: 't' },
+        { key: 'accept', value: '*/*' },
+      ],
+    },
+    expected: {
+      headers: [
+        { key: 'authorization', value: R },
+        { key: 'accept', value: '*/*' },
+      ],
+    },
     rules: ['secret_key'],
   },
   {
     name: 'a [{name, value}] list under another key',
-    input: { resource: { extra: [{ name: 'X-Api-Key', value: 'k1' }, { name: 'X-Trace', value: 't' }] } },
-    expected: { resource: { extra: [{ name: 'X-Api-Key', value: R }, { name: 'X-Trace', value: 't' }] } },
+    input: {
+      resource: {
+        extra: [
+          { name: 'X-Api-Key', value: 'k1' },
+          { name: 'X-Trace', value: 't' },
+        ],
+      },
+    },
+    expected: {
+      resource: {
+        extra: [
+          { name: 'X-Api-Key', value: R },
+          { name: 'X-Trace', value: 't' },
+        ],
+      },
+    },
     rules: ['secret_key'],
   },
   {
     name: 'headers as [name, value] pairs',
     cfg: HEADERS_KEPT,
-    input: { headers: [['Authorization', 'Bearer x'], ['Accept', 'json']] },
-    expected: { headers: [['Authorization', R], ['Accept', 'json']] },
+    input: {
+      headers: [
+        ['Authorization', 'Bearer x'],
+        ['Accept', 'json'],
+      ],
+    },
+    expected: {
+      headers: [
+        ['Authorization', R],
+        ['Accept', 'json'],
+      ],
+    },
     rules: ['secret_key'],
   },
   {
     name: 'hide_all_headers drops header and cookie containers at any depth',
-    input: { metadata: { request: { headers: { cookie: 'x' }, url: '/x' }, cookies: { sid: '1' } } },
+    input: {
+      metadata: { request: { headers: { cookie: 'x' }, url: '/x' }, cookies: { sid: '1' } },
+    },
     expected: { metadata: { request: { url: '/x' } } },
     rules: ['headers'],
   },
@@ -119,7 +155,12 @@ const TABLE: Row[] = [
   {
     name: 'Retool resource definition',
     input: {
-      options: { amazon_access_key_id: 'AKIAIOSFODNN7EXAMPLE', amazon_secret_access_key: '', host: 'db', port: 5432 },
+      options: {
+        amazon_access_key_id: 'AKIAIOSFODNN7EXAMPLE',
+        amazon_secret_access_key: '',
+        host: 'db',
+        port: 5432,
+      },
       databaseUsername: 'svc',
       databasePassword: 'S3cret!',
     },
@@ -165,7 +206,10 @@ const TABLE: Row[] = [
   {
     name: 'URL userinfo',
     input: { dsnish: 'postgres://admin:S3cret@db:5432/app', other: 'https://u:p@host/' },
-    expected: { dsnish: 'postgres://admin:[REDACTED]@db:5432/app', other: 'https://u:[REDACTED]@host/' },
+    expected: {
+      dsnish: 'postgres://admin:[REDACTED]@db:5432/app',
+      other: 'https://u:[REDACTED]@host/',
+    },
     rules: ['url_credentials'],
   },
   {
@@ -178,7 +222,9 @@ const TABLE: Row[] = [
   {
     name: 'SQL text without literal stripping still loses its secrets',
     input: { query: "SELECT * FROM t WHERE email='jane@x.com' AND ssn='123-45-6789' AND id=42" },
-    expected: { query: "SELECT * FROM t WHERE email='[REDACTED]@x.com' AND ssn='[REDACTED]' AND id=42" },
+    expected: {
+      query: "SELECT * FROM t WHERE email='[REDACTED]@x.com' AND ssn='[REDACTED]' AND id=42",
+    },
     rules: ['email', 'ssn'],
   },
   // --- content ----------------------------------------------------------------
@@ -265,8 +311,14 @@ const TABLE: Row[] = [
   },
   {
     name: 'Unicode and emoji around secrets',
-    input: { note: '🔑 password=hunter2 🔑 écrire à ana@example.com 👍', cjk: '卡号4111111111111111です' },
-    expected: { note: '🔑 password=[REDACTED] 🔑 écrire à [REDACTED]@example.com 👍', cjk: '卡号************1111です' },
+    input: {
+      note: '🔑 password=hunter2 🔑 écrire à ana@example.com 👍',
+      cjk: '卡号4111111111111111です',
+    },
+    expected: {
+      note: '🔑 password=[REDACTED] 🔑 écrire à [REDACTED]@example.com 👍',
+      cjk: '卡号************1111です',
+    },
     rules: ['card', 'email', 'secret_key'],
   },
   {
@@ -312,14 +364,21 @@ const TABLE: Row[] = [
   },
   {
     name: 'hash a path (numbers too)',
-    cfg: { hash: { key: HMAC_KEY, key_id: 'v1', paths: ['detail.metadata.user.id', 'detail.customer'] } },
+    cfg: {
+      hash: { key: HMAC_KEY, key_id: 'v1', paths: ['detail.metadata.user.id', 'detail.customer'] },
+    },
     input: { metadata: { user: { id: 42 } }, customer: 'ACME Corp' },
     expected: { metadata: { user: { id: H('42') } }, customer: H('ACME Corp') },
     rules: ['hash'],
   },
   {
     name: 'partial keeps the last N characters',
-    cfg: { partial: [{ path: 'detail.account', keep_last: 4 }, { path: 'detail.short', keep_last: 4 }] },
+    cfg: {
+      partial: [
+        { path: 'detail.account', keep_last: 4 },
+        { path: 'detail.short', keep_last: 4 },
+      ],
+    },
     input: { account: 'DE89370400440532013000', short: 'abc' },
     expected: { account: '******************3000', short: '***' },
     rules: ['partial'],
@@ -350,7 +409,13 @@ const TABLE: Row[] = [
     name: 'hide_query_parameters for a matching query',
     cfg: { hide_query_parameters: ['resetPassword*'] },
     query: 'resetPasswordForUser',
-    input: { metadata: { parameters: { userId: 7, newPassword: 'x' }, queryParams: [1, 2], query: 'select 1' } },
+    input: {
+      metadata: {
+        parameters: { userId: 7, newPassword: 'x' },
+        queryParams: [1, 2],
+        query: 'select 1',
+      },
+    },
     expected: { metadata: { parameters: R, queryParams: R, query: 'select 1' } },
     rules: ['query_parameters'],
   },
@@ -385,7 +450,11 @@ const TABLE: Row[] = [
   },
   {
     name: 'custom detector',
-    cfg: { detectors: { custom: [{ name: 'employee_id', pattern: '\\bEMP-[0-9]{6}\\b', replace: 'EMP-******' }] } },
+    cfg: {
+      detectors: {
+        custom: [{ name: 'employee_id', pattern: '\\bEMP-[0-9]{6}\\b', replace: 'EMP-******' }],
+      },
+    },
     input: { note: 'escalated by EMP-123456 and EMP-1234567' },
     expected: { note: 'escalated by EMP-****** and EMP-1234567' },
     rules: ['custom:employee_id'],
@@ -426,7 +495,12 @@ describe('redaction table', () => {
 });
 
 describe('actor and target', () => {
-  const who = { id: '42', email: 'Ana@Example.com', ip: '::ffff:10.0.0.5', user_agent: 'curl/8.5 token=abcdef123' };
+  const who = {
+    id: '42',
+    email: 'Ana@Example.com',
+    ip: '::ffff:10.0.0.5',
+    user_agent: 'curl/8.5 token=abcdef123',
+  };
 
   it('masks actor.email by default; ids and IP stay in clear', () => {
     const ev = plan().apply(event({}, { actor: { ...who } }));
@@ -442,7 +516,9 @@ describe('actor and target', () => {
   });
 
   it('hashes actor.email when a key is configured, matching the same address in detail', () => {
-    const ev = keyedPlan().apply(event({ user: { email: 'ana@example.com' } }, { actor: { ...who } }));
+    const ev = keyedPlan().apply(
+      event({ user: { email: 'ana@example.com' } }, { actor: { ...who } }),
+    );
     expect(ev.actor.email).toBe(H('ana@example.com'));
     expect((ev.detail.user as { email: string }).email).toBe(ev.actor.email);
   });
@@ -455,13 +531,20 @@ describe('actor and target', () => {
   });
 
   it('IP policy applies to actor.ip', () => {
-    expect(plan({ detectors: { ip: 'truncate' } }).apply(event({}, { actor: { ...who } })).actor.ip).toBe('::ffff:10.0.0.0');
-    const hashed = plan({ ...KEYED, detectors: { ip: 'hash' } }).apply(event({}, { actor: { ...who } })).actor.ip;
+    expect(
+      plan({ detectors: { ip: 'truncate' } }).apply(event({}, { actor: { ...who } })).actor.ip,
+    ).toBe('::ffff:10.0.0.0');
+    const hashed = plan({ ...KEYED, detectors: { ip: 'hash' } }).apply(
+      event({}, { actor: { ...who } }),
+    ).actor.ip;
     expect(hashed).toBe(H('10.0.0.5'));
   });
 
   it('path rules on typed fields: drop means null', () => {
-    const p = plan({ drop: ['actor.ip', 'target.app'], partial: [{ path: 'organization_id', keep_last: 2 }] });
+    const p = plan({
+      drop: ['actor.ip', 'target.app'],
+      partial: [{ path: 'organization_id', keep_last: 2 }],
+    });
     const ev = p.apply(event({}, { actor: { ...who }, organization_id: '12345' }));
     expect(ev.actor.ip).toBeNull();
     expect(ev.target.app).toBeNull();
@@ -472,7 +555,18 @@ describe('actor and target', () => {
   it('never touches the pipeline fields', () => {
     const base = event({ x: 'ana@example.com' }, { actor: { ...who } });
     const ev = plan({ mask: ['*.email', 'detail.**.x'] }).apply(structuredClone(base));
-    for (const k of ['id', 'app_event_id', 'timestamp', 'product', 'action', 'category', 'severity', 'outcome', 'duration_ms', 'source'] as const) {
+    for (const k of [
+      'id',
+      'app_event_id',
+      'timestamp',
+      'product',
+      'action',
+      'category',
+      'severity',
+      'outcome',
+      'duration_ms',
+      'source',
+    ] as const) {
       expect(ev[k]).toEqual(base[k]);
     }
   });
@@ -507,8 +601,9 @@ describe('keyed hashing across plans', () => {
   it('same key → same token; rotated key id → different prefix and value', () => {
     const a = keyedPlan().apply(event({ e: 'ana@example.com' })).detail.e as string;
     const b = keyedPlan().apply(event({ e: 'ana@example.com' })).detail.e as string;
-    const c = plan({ hash: { key: 'rotated-key-0123456789abcdef', key_id: 'v2' } }).apply(event({ e: 'ana@example.com' }))
-      .detail.e as string;
+    const c = plan({ hash: { key: 'rotated-key-0123456789abcdef', key_id: 'v2' } }).apply(
+      event({ e: 'ana@example.com' }),
+    ).detail.e as string;
     expect(a).toBe(b);
     expect(a).toMatch(/^hmac:v1:[0-9a-f]{32}$/);
     expect(c).toMatch(/^hmac:v2:[0-9a-f]{32}$/);
@@ -517,9 +612,9 @@ describe('keyed hashing across plans', () => {
 
   it('tokens from an older key are not hashed again after rotation', () => {
     const v1 = keyedPlan({ hash: { paths: ['detail.x'] } }).apply(event({ x: 'value' }));
-    const v2 = plan({ hash: { key: 'rotated-key-0123456789abcdef', key_id: 'v2', paths: ['detail.x'] } }).apply(
-      structuredClone(v1),
-    );
+    const v2 = plan({
+      hash: { key: 'rotated-key-0123456789abcdef', key_id: 'v2', paths: ['detail.x'] },
+    }).apply(structuredClone(v1));
     expect(v2.detail.x).toBe(v1.detail.x);
     expect(v2.redacted).toEqual(v1.redacted);
   });
@@ -553,7 +648,9 @@ describe('robustness: fail closed, never raw', () => {
   });
 
   it('a 100,000-element array keeps the first items plus one marker', () => {
-    const ev = p.apply(event({ a: Array.from({ length: 100_000 }, (_, i) => `u${i}@example.com`) }));
+    const ev = p.apply(
+      event({ a: Array.from({ length: 100_000 }, (_, i) => `u${i}@example.com`) }),
+    );
     const a = ev.detail.a as string[];
     expect(a).toHaveLength(1000);
     expect(a[999]).toBe(R);
@@ -586,20 +683,25 @@ describe('robustness: fail closed, never raw', () => {
         throw new Error('getter failed with ana@example.com');
       },
     });
-    const ev = p.apply(event(detail, { actor: { id: '1', email: 'ana@example.com', ip: '10.0.0.1', user_agent: 'ua' } }));
+    const ev = p.apply(
+      event(detail, {
+        actor: { id: '1', email: 'ana@example.com', ip: '10.0.0.1', user_agent: 'ua' },
+      }),
+    );
     expect(ev.detail).toEqual({});
     expect(ev.actor).toEqual({ id: '1', email: R, ip: R, user_agent: R });
     expect(ev.redacted.rules).toContain('error');
   });
 
   it('a "__proto__" key is kept as data, never as a prototype', () => {
-    const detail = JSON.parse('{"__proto__": {"polluted": "ana@example.com"}, "a@example.com": 1}') as Record<
-      string,
-      unknown
-    >;
+    const detail = JSON.parse(
+      '{"__proto__": {"polluted": "ana@example.com"}, "a@example.com": 1}',
+    ) as Record<string, unknown>;
     const ev = p.apply(event(detail));
     expect(Object.getPrototypeOf(ev.detail)).toBe(Object.prototype);
-    expect(JSON.stringify(ev.detail)).toBe('{"__proto__":{"polluted":"[REDACTED]@example.com"},"[REDACTED]@example.com":1}');
+    expect(JSON.stringify(ev.detail)).toBe(
+      '{"__proto__":{"polluted":"[REDACTED]@example.com"},"[REDACTED]@example.com":1}',
+    );
   });
 });
 
@@ -623,18 +725,51 @@ describe('idempotence and no leaks (property)', () => {
   ];
   const secret = fc.constantFrom(...SECRETS.map((s) => s[0]));
   // Secrets embedded in text between separators, emoji and random noise.
-  const sep = fc.constantFrom(' ', ', ', '\n', '"', "'", '(', ')', '🔑', ' é ', '\t', ';', '[', ']', '{', '}', '<', '>');
+  const sep = fc.constantFrom(
+    ' ',
+    ', ',
+    '\n',
+    '"',
+    "'",
+    '(',
+    ')',
+    '🔑',
+    ' é ',
+    '\t',
+    ';',
+    '[',
+    ']',
+    '{',
+    '}',
+    '<',
+    '>',
+  );
   const noise = fc.string({ maxLength: 12 }).map((s) => ` ${s} `);
   const text = fc.array(fc.oneof(secret, sep, noise), { maxLength: 8 }).map((a) => a.join(' '));
   const key = fc.oneof(
     fc.string({ maxLength: 8 }),
-    fc.constantFrom('password', 'headers', 'email', 'query', 'parameters', 'value', 'key', 'name', 'body'),
+    fc.constantFrom(
+      'password',
+      'headers',
+      'email',
+      'query',
+      'parameters',
+      'value',
+      'key',
+      'name',
+      'body',
+    ),
     text,
   );
   const leaf = fc.oneof(
     text,
     fc.string({ maxLength: 20 }),
-    fc.constantFrom('[REDACTED]', 'hmac:v1:0123456789abcdef0123456789abcdef', '****1111', '{"token":"t"}'),
+    fc.constantFrom(
+      '[REDACTED]',
+      'hmac:v1:0123456789abcdef0123456789abcdef',
+      '****1111',
+      '{"token":"t"}',
+    ),
     text.map((t) => JSON.stringify({ note: t, password: 'x' })),
     fc.integer(),
     fc.constant(4111111111111111),
@@ -646,22 +781,30 @@ describe('idempotence and no leaks (property)', () => {
   const configs: RedactionConfigInput[] = [
     {},
     { ...KEYED, detectors: { ip: 'truncate' }, sql_literals: true, hide_all_headers: false },
-    { ...KEYED, partial: [{ path: 'detail.**.key', keep_last: 2 }], mask: ['detail.*.body'], json_in_strings: false },
+    {
+      ...KEYED,
+      partial: [{ path: 'detail.**.key', keep_last: 2 }],
+      mask: ['detail.*.body'],
+      json_in_strings: false,
+    },
   ];
 
-  it.each(configs.map((c, i) => [i, c] as const))('config %i: twice equals once, no planted secret survives', (_i, cfg) => {
-    const p = compileRedaction(redactionConfigSchema.parse(cfg));
-    fc.assert(
-      fc.property(detail, (d) => {
-        const once = p.apply(event(structuredClone(d)));
-        const text = JSON.stringify(once);
-        for (const [, raw] of SECRETS) expect(text).not.toContain(raw);
-        const twice = p.apply(structuredClone(once));
-        expect(twice).toEqual(once);
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it.each(configs.map((c, i) => [i, c] as const))(
+    'config %i: twice equals once, no planted secret survives',
+    (_i, cfg) => {
+      const p = compileRedaction(redactionConfigSchema.parse(cfg));
+      fc.assert(
+        fc.property(detail, (d) => {
+          const once = p.apply(event(structuredClone(d)));
+          const text = JSON.stringify(once);
+          for (const [, raw] of SECRETS) expect(text).not.toContain(raw);
+          const twice = p.apply(structuredClone(once));
+          expect(twice).toEqual(once);
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 });
 
 describe('describe()', () => {

@@ -13,7 +13,10 @@ describe('stripSqlLiterals', () => {
     ['SELECT 3.14, .5, 1e-3, -7, 0x1F', 'SELECT ?, ?, ?, -?, ?'],
     ['SELECT t1.col2 FROM t1 WHERE "Col 3" = $1', 'SELECT t1.col2 FROM t1 WHERE "Col 3" = $1'],
     ['SELECT `a1` FROM b2 WHERE c = :name', 'SELECT `a1` FROM b2 WHERE c = :name'],
-    ['WHERE id = {{ table1.selectedRow.id }} AND n > 5', 'WHERE id = {{ table1.selectedRow.id }} AND n > ?'],
+    [
+      'WHERE id = {{ table1.selectedRow.id }} AND n > 5',
+      'WHERE id = {{ table1.selectedRow.id }} AND n > ?',
+    ],
     ['SELECT $$secret body$$, $tag$x$tag$', 'SELECT ?, ?'],
     ["SELECT 1 -- password is 'hunter2'\nFROM t", 'SELECT ? \nFROM t'],
     ['SELECT /* key 123 */ a FROM t', 'SELECT   a FROM t'],

@@ -10,6 +10,7 @@ import { EXIT, UsageError } from './common.js';
 import { routeCommand } from './route.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
+import { testCommand } from './test.js';
 import { validateCommand } from './validate.js';
 
 const USAGE = `usage: auditshipper <command> [options]
@@ -19,6 +20,7 @@ commands:
   validate [-c FILE]                       check a config; file:line:col errors, exit 1 if invalid
   route    [-c FILE] [FILE|-] [--source NAME] [--explain] [--json]
                                            dry run: redacted event and target sinks per input line
+  test     [-c FILE] TESTS.yaml              run config tests: expected sinks, fields, absent secrets
   status   [-c FILE] [--json]              queue depth, oldest pending, DLQ, file checkpoints
   dlq      list|replay|purge [-c FILE] [--sink S] [--id N] [--before DATE] [--json]
   probe    [-c FILE] SINK [--json]         send one marked test event to a sink; print the answer and latency
@@ -53,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return validateCommand(values);
     case 'route':
       return routeCommand({ ...values, input: positionals[0] });
+    case 'test':
+      return testCommand({ ...values, tests: positionals[0] });
     case 'status':
       return statusCommand(values);
     case 'dlq':

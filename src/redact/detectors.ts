@@ -8,7 +8,7 @@
  * makes a second pass a no-op.
  *
  * Safety against catastrophic backtracking (research/redaction.md §6.5): the
- * built-in patterns are either hand-written scanners (e-mail, URL userinfo,
+ * built-in patterns are either hand-written scanners (cards, e-mail, URL userinfo,
  * key=value, PEM blocks) or V8 regexes of one of two linear shapes:
  *   - a literal prefix guarded by a look-behind whose class contains the body's
  *     class, then a greedy body with nothing after it, so each run of token
@@ -16,7 +16,9 @@
  *   - fixed or small bounded repeats ({1,4}, {40}) with a look-behind that forbids
  *     starting inside a run.
  * No pattern has nested unbounded quantifiers. User-supplied patterns run on
- * re2js, a linear-time RE2 port. Callers cap the string length before scanning.
+ * re2js, a linear-time RE2 port. Callers cap the string length before scanning
+ * (limits.max_string_length), and test/redact/detectors.test.ts feeds every
+ * detector 128 KiB of its own worst-case prefix repeated.
  *
  * A cheap single pass over the characters first computes a few counts (digits,
  * `@`, `:`, `=`, longest token run…) that gate each detector, so a typical short
@@ -67,7 +69,7 @@ export interface DetectorOptions {
   hasher: Hasher | null;
   /** True when a name (key, URL parameter) marks its value as a credential. */
   isSecretName: (name: string) => boolean;
-  /** True for names that carry credentials only as URL query parameters (`sig`, `code`). */
+  /** True when a URL query parameter name marks a credential (credential names plus `sig`, `code`…). */
   isUrlSecretName: (name: string) => boolean;
   custom: readonly CustomDetector[];
 }
@@ -579,7 +581,7 @@ function findKeyValues(s: string, out: Span[], o: DetectorOptions): void {
     const inUrl = before === 63 || before === 38 || before === 35; // ? & #
     const name = s.slice(nameStart, nameEnd);
     let rule: string | null = null;
-    if (inUrl && o.url_credentials && (o.isSecretName(name) || o.isUrlSecretName(name))) {
+    if (inUrl && o.url_credentials && o.isUrlSecretName(name)) {
       rule = 'url_credentials';
     } else if (o.secret_key_text && o.isSecretName(name)) {
       rule = 'secret_key';

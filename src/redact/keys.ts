@@ -14,7 +14,11 @@ export const KEY_HEADERS = 2;
 export const KEY_PARAMS = 4;
 /** Holds SQL text: literals stripped when `sql_literals` is on. */
 export const KEY_SQL = 8;
-/** A URL query parameter that carries a credential only inside a URL (`sig`, `X-Amz-Signature`). */
+/**
+ * As a URL query parameter, the value is a credential: every credential name (whether
+ * or not always_secret_keys is on) plus names that are credentials only inside a URL
+ * (`sig`, `X-Amz-Signature`, `code`, `key`).
+ */
 export const KEY_URL_SECRET = 16;
 
 /** Lower-case and drop `-`, `_`, `.`, spaces and brackets: the spelling-free form of a name. */
@@ -155,21 +159,21 @@ export function createKeyClassifier(
   function classify(key: string): number {
     const n = normaliseKey(key);
     let bits = 0;
-    if (opts.secretKeys) {
-      const lower = key.toLowerCase();
-      let secret = SECRET_EXACT.has(n) || (extra !== null && (extra(lower) || extra(n)));
-      if (!secret) {
-        for (const part of SECRET_PARTS) {
-          if (n.includes(part)) {
-            secret = true;
-            break;
-          }
+    const lower = key.toLowerCase();
+    let secret = SECRET_EXACT.has(n) || (extra !== null && (extra(lower) || extra(n)));
+    if (!secret) {
+      for (const part of SECRET_PARTS) {
+        if (n.includes(part)) {
+          secret = true;
+          break;
         }
       }
-      if (secret && except !== null && (except(lower) || except(n))) secret = false;
-      if (secret) bits |= KEY_SECRET;
-      if (URL_SECRET_EXACT.has(n)) bits |= KEY_URL_SECRET;
     }
+    if (secret && except !== null && (except(lower) || except(n))) secret = false;
+    if (secret && opts.secretKeys) bits |= KEY_SECRET;
+    // URL parameters are judged by name for url_credentials even when
+    // always_secret_keys is off: the two switches are independent.
+    if (secret || URL_SECRET_EXACT.has(n)) bits |= KEY_URL_SECRET;
     if (n.endsWith('headers') || n === 'cookie' || n.endsWith('cookies') || n === 'setcookie') {
       bits |= KEY_HEADERS;
     }

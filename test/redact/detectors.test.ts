@@ -301,6 +301,24 @@ describe('detector switches', () => {
     expect(redact(input, { [name]: false })).toBe(input);
   });
 
+  it('url_credentials does not depend on always_secret_keys', () => {
+    const off = createKeyClassifier({
+      secretKeys: false,
+      extraSecret: [],
+      exceptSecret: [],
+      sqlKeys: [],
+    });
+    const o = {
+      secret_key_text: false,
+      isSecretName: (n: string) => (off(n) & KEY_SECRET) !== 0,
+      isUrlSecretName: (n: string) => (off(n) & KEY_URL_SECRET) !== 0,
+    };
+    expect(redact('https://x.io/?access_token=abc&sig=s1&page=2', o)).toBe(
+      'https://x.io/?access_token=[REDACTED]&sig=[REDACTED]&page=2',
+    );
+    expect(redact('password=hunter2', o)).toBe('password=hunter2');
+  });
+
   it('aws can be switched off', () => {
     expect(redact(AWS_ID, { aws: false })).toBe(AWS_ID);
     expect(redact(AWS_SECRET, { aws: false })).toBe(AWS_SECRET);

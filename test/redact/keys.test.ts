@@ -15,26 +15,26 @@ describe('key classification', () => {
   const classify = createKeyClassifier(base);
   it.each([
     // credential names from Retool resources and user objects, any casing and separator
-    ['authorization', KEY_SECRET],
-    ['Proxy-Authorization', KEY_SECRET],
-    ['x-API-key', KEY_SECRET],
-    ['COOKIE', KEY_SECRET | KEY_HEADERS],
-    ['set-cookie', KEY_SECRET | KEY_HEADERS],
-    ['databasePassword', KEY_SECRET],
-    ['amazon_secret_access_key', KEY_SECRET],
-    ['amazon_access_key_id', KEY_SECRET],
-    ['clientSecret', KEY_SECRET],
-    ['private_key', KEY_SECRET],
-    ['passwd', KEY_SECRET],
-    ['resetPasswordToken', KEY_SECRET],
-    ['refresh_token', KEY_SECRET],
-    ['connectionString', KEY_SECRET],
-    ['ssn', KEY_SECRET],
+    ['authorization', KEY_SECRET | KEY_URL_SECRET],
+    ['Proxy-Authorization', KEY_SECRET | KEY_URL_SECRET],
+    ['x-API-key', KEY_SECRET | KEY_URL_SECRET],
+    ['COOKIE', KEY_SECRET | KEY_URL_SECRET | KEY_HEADERS],
+    ['set-cookie', KEY_SECRET | KEY_URL_SECRET | KEY_HEADERS],
+    ['databasePassword', KEY_SECRET | KEY_URL_SECRET],
+    ['amazon_secret_access_key', KEY_SECRET | KEY_URL_SECRET],
+    ['amazon_access_key_id', KEY_SECRET | KEY_URL_SECRET],
+    ['clientSecret', KEY_SECRET | KEY_URL_SECRET],
+    ['private_key', KEY_SECRET | KEY_URL_SECRET],
+    ['passwd', KEY_SECRET | KEY_URL_SECRET],
+    ['resetPasswordToken', KEY_SECRET | KEY_URL_SECRET],
+    ['refresh_token', KEY_SECRET | KEY_URL_SECRET],
+    ['connectionString', KEY_SECRET | KEY_URL_SECRET],
+    ['ssn', KEY_SECRET | KEY_URL_SECRET],
     // containers
     ['headers', KEY_HEADERS],
     ['requestHeaders', KEY_HEADERS],
     ['response_headers', KEY_HEADERS],
-    ['cookies', KEY_SECRET | KEY_HEADERS],
+    ['cookies', KEY_SECRET | KEY_URL_SECRET | KEY_HEADERS],
     ['parameters', KEY_PARAMS],
     ['queryParams', KEY_PARAMS],
     ['query', KEY_SQL],
@@ -71,9 +71,9 @@ describe('key classification', () => {
     expect(c('token') & KEY_SECRET).toBe(KEY_SECRET);
   });
 
-  it('off means no secret names', () => {
+  it('off means no secret names, but URL parameters are still judged by name', () => {
     const c = createKeyClassifier({ ...base, secretKeys: false });
-    expect(c('password')).toBe(0);
+    expect(c('password')).toBe(KEY_URL_SECRET);
     expect(c('headers')).toBe(KEY_HEADERS);
   });
 

@@ -1,0 +1,110 @@
+/**
+ * What a process costs, read from Linux's /proc: resident memory (VmRSS now, VmHWM = the
+ * peak since start) from /proc/<pid>/status, and CPU time (user + system, all threads)
+ * from fields 14 and 15 of /proc/<pid>/stat, in clock ticks.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface ProcSample {
+  /** Epoch ms. */
+  at: number;
+  rssMiB: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+}
+
+let clockTicks: number | undefined;
+
+/** Clock ticks per second (almost always 100 on Linux). */
+export function clkTck(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+function kib(status: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return m ? Number(m[1]) : 0;
+}
+
+/** One reading, or null once the process has gone. */
+export function sampleProc(pid: number): ProcSample | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may contain spaces: split after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return {
+      at: Date.now(),
+      rssMiB: kib(status, 'VmRSS') / 1024,
+      peakRssMiB: kib(status, 'VmHWM') / 1024,
+      cpuSeconds: ticks / clkTck(),
+    };
+  } catch {
+    return null;
+  }
+}
+
+export interface Sampler {
+  readonly samples: ProcSample[];
+  /** The latest reading (taken now if the process is still there). */
+  last(): ProcSample | null;
+  stop(): ProcSample | null;
+}
+
+/** Sample `pid` every `everyMs` until stopped or the process exits. */
+export function startSampler(pid: number, everyMs: number): Sampler {
+  const samples: ProcSample[] = [];
+  const take = () => {
+    const s = sampleProc(pid);
+    if (s) samples.push(s);
+    return s;
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    samples,
+    last() {
+      return take() ?? samples[samples.length - 1] ?? null;
+    },
+    stop() {
+      clearInterval(timer);
+      return take() ?? samples[samples.length - 1] ?? null;
+    },
+  };
+}
+
+/** Least-squares slope of RSS over time, in MiB per minute. */
+export function rssSlopeMiBPerMin(samples: readonly ProcSample[]): number {
+  const n = samples.length;
+  if (n < 2) return 0;
+  const t0 = samples[0]!.at;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let sxy = 0;
+  for (const s of samples) {
+    const x = (s.at - t0) / 60_000;
+    sx += x;
+    sy += s.rssMiB;
+    sxx += x * x;
+    sxy += x * s.rssMiB;
+  }
+  const d = n * sxx - sx * sx;
+  return d === 0 ? 0 : (n * sxy - sx * sy) / d;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

@@ -1,0 +1,339 @@
+/**
+ * The four scenarios of issue 7, each run against one shipper process:
+ *
+ * - throughput: N pre-written lines (page cache), time from spawn until the last audit event
+ *   is delivered to the receiver (delivered, not read);
+ * - steady: a fixed line rate for a while; RSS sampled every second to show memory is flat;
+ * - latency: a fixed audit-event rate; write-to-receive latency percentiles;
+ * - backlog: the receiver is down while lines keep arriving, then comes back; how fast the
+ *   backlog drains while new lines keep arriving.
+ *
+ * Every scenario uses a fresh working directory, receiver and shipper process.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { median, rssSlopeMiBPerMin, startSampler, type ProcSample } from './proc.js';
+import { forkReceiver, type ReceiverProgress, type RemoteReceiver, type LatencySummary } from './receiver.js';
+import { sleep, type RunningShipper, type Shipper } from './shipper.js';
+import { createWorkload, writeAll, type WorkloadStats } from './workload.js';
+
+export interface ScenarioResult {
+  scenario: string;
+  shipper: string;
+  /** False when the shipper did not deliver every audit event in time. */
+  complete: boolean;
+  lines: number;
+  inputMiB: number;
+  auditEvents: number;
+  delivered: number;
+  duplicates: number;
+  wallSeconds: number;
+  linesPerSec: number;
+  auditPerSec: number;
+  mibPerSec: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  /** CPU seconds per wall second (1.0 = one core busy). */
+  cores: number;
+  latencyMs?: LatencySummary;
+  rss?: { startMiB: number; endMiB: number; growthMiB: number; slopeMiBPerMin: number; samples: [number, number][] };
+  backlog?: {
+    outageSeconds: number;
+    backlogEvents: number;
+    firstDeliveryAfterUpSeconds: number | null;
+    drainSeconds: number | null;
+    drainAuditPerSec: number | null;
+    drainLinesPerSecEquivalent: number | null;
+  };
+  shipperMetrics?: Record<string, number>;
+  notes: string[];
+}
+
+export interface Workdir {
+  dir: string;
+  cleanup(): void;
+}
+
+export function workdir(root: string, name: string, keep: boolean): Workdir {
+  const dir = join(root, `${name}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true });
+  return { dir, cleanup: () => (keep ? undefined : rmSync(dir, { recursive: true, force: true })) };
+}
+
+const mib = (b: number) => b / 2 ** 20;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Wait until `done(progress)` or no new event for `stallMs`; returns the last progress. */
+async function waitDelivered(
+  rcv: RemoteReceiver,
+  done: (p: ReceiverProgress) => boolean,
+  stallMs: number,
+  everyMs = 100,
+): Promise<{ p: ReceiverProgress; ok: boolean }> {
+  let p = await rcv.progress();
+  let lastUnique = p.unique;
+  let lastChange = Date.now();
+  for (;;) {
+    if (done(p)) return { p, ok: true };
+    if (p.unique !== lastUnique) {
+      lastUnique = p.unique;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallMs) return { p, ok: false };
+    await sleep(everyMs);
+    p = await rcv.progress();
+  }
+}
+
+/** A few counters from auditshipper's /metrics, summed over labels. */
+function summariseMetrics(m: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) {
+    const name = k.replace(/\{.*$/, '');
+    const outcome = /outcome="([^"]+)"/.exec(k)?.[1];
+    if (name === 'auditshipper_lines_read_total') out.lines_read = (out.lines_read ?? 0) + v;
+    else if (name === 'auditshipper_records_total' && outcome) out[`records_${outcome}`] = (out[`records_${outcome}`] ?? 0) + v;
+    else if (name === 'auditshipper_events_delivered_total') out.delivered = (out.delivered ?? 0) + v;
+    else if (name === 'auditshipper_delivery_errors_total') out.delivery_errors = (out.delivery_errors ?? 0) + v;
+    else if (name === 'auditshipper_events_duplicate_total') out.duplicates = (out.duplicates ?? 0) + v;
+  }
+  return out;
+}
+
+function finish(
+  base: Omit<ScenarioResult, 'linesPerSec' | 'auditPerSec' | 'mibPerSec' | 'peakRssMiB' | 'cpuSeconds' | 'cores'>,
+  last: ProcSample | null,
+): ScenarioResult {
+  const w = base.wallSeconds;
+  return {
+    ...base,
+    wallSeconds: round(w, 2),
+    inputMiB: round(base.inputMiB),
+    linesPerSec: Math.round(base.lines / w),
+    auditPerSec: Math.round(base.delivered / w),
+    mibPerSec: round(base.inputMiB / w),
+    peakRssMiB: round(last?.peakRssMiB ?? 0),
+    cpuSeconds: round(last?.cpuSeconds ?? 0, 2),
+    cores: round((last?.cpuSeconds ?? 0) / w, 2),
+  };
+}
+
+async function stopAll(sh: RunningShipper | undefined, rcv: RemoteReceiver | undefined, notes: string[]) {
+  if (sh) {
+    const r = await sh.stop();
+    if (r.signal === 'SIGKILL') notes.push('shipper did not stop on SIGTERM within the grace period');
+  }
+  if (rcv) await rcv.close();
+}
+
+// ---------------------------------------------------------------------------
+
+export interface ThroughputOptions {
+  file: string;
+  workload: WorkloadStats;
+  format: 'json' | 'cri';
+  root: string;
+  keep: boolean;
+  stallMs: number;
+  cpuProfDir?: string;
+}
+
+/** Read the file once so the run starts with it in the page cache. */
+export function warmPageCache(file: string): void {
+  readFileSync(file);
+}
+
+export async function throughput(shipper: Shipper, o: ThroughputOptions): Promise<ScenarioResult> {
+  const wd = workdir(o.root, `throughput-${shipper.name}`, o.keep);
+  const notes: string[] = [];
+  const rcv = await forkReceiver();
+  let sh: RunningShipper | undefined;
+  try {
+    warmPageCache(o.file);
+    sh = await shipper.start({ file: o.file, format: o.format, receiverPort: rcv.port, workDir: wd.dir, cpuProfDir: o.cpuProfDir });
+    const sampler = startSampler(sh.pid, 200);
+    const expected = o.workload.audit;
+    const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= expected, o.stallMs);
+    const last = sampler.stop();
+    const metrics = summariseMetrics(await sh.metrics());
+    if (!ok) notes.push(`incomplete: ${p.unique} of ${expected} audit events delivered (no progress for ${o.stallMs / 1000} s); see ${sh.logFile}`);
+    if (p.unknown) notes.push(`${p.unknown} delivered events carried no benchSeq`);
+    if (p.badRequests) notes.push(`${p.badRequests} unreadable requests`);
+    const end = p.lastAt ?? Date.now();
+    return finish(
+      {
+        scenario: 'throughput',
+        shipper: shipper.name,
+        complete: ok,
+        lines: o.workload.lines,
+        inputMiB: mib(o.workload.bytes),
+        auditEvents: expected,
+        delivered: p.unique,
+        duplicates: p.duplicates,
+        wallSeconds: (end - sh.startedAt) / 1000,
+        shipperMetrics: Object.keys(metrics).length ? metrics : undefined,
+        notes,
+      },
+      last,
+    );
+  } finally {
+    await stopAll(sh, rcv, notes);
+    wd.cleanup();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+export interface SteadyOptions {
+  /** Lines per second written to the file. */
+  rate: number;
+  seconds: number;
+  seed: number;
+  cri: boolean;
+  root: string;
+  keep: boolean;
+  stallMs: number;
+  /** Seconds at the start left out of latency and memory-growth figures. */
+  warmupSeconds: number;
+  /** Backlog scenario: the receiver is down for this long from the start. */
+  outageSeconds?: number;
+  name: string;
+}
+
+/** Appends lines at a steady rate, stamping each with the time it is written. */
+function startWriter(file: string, rate: number, seed: number, cri: boolean) {
+  const w = createWorkload({ seed, cri });
+  const fd = openSync(file, 'a');
+  const t0 = Date.now();
+  let written = 0;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    const now = Date.now();
+    const due = Math.floor(((now - t0) / 1000) * rate);
+    if (due > written) {
+      const chunk: Buffer[] = [];
+      while (written < due) {
+        chunk.push(w.next(now).bytes);
+        written++;
+      }
+      writeAll(fd, Buffer.concat(chunk));
+    }
+    setTimeout(tick, 10);
+  };
+  tick();
+  return {
+    stats: w.stats,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      closeSync(fd);
+    },
+  };
+}
+
+export async function steady(shipper: Shipper, o: SteadyOptions): Promise<ScenarioResult> {
+  const wd = workdir(o.root, `${o.name}-${shipper.name}`, o.keep);
+  const notes: string[] = [];
+  const file = join(wd.dir, o.cri ? 'steady.cri.log' : 'steady.log');
+  writeFileSync(file, '');
+  const rcv = await forkReceiver();
+  let sh: RunningShipper | undefined;
+  let writer: ReturnType<typeof startWriter> | undefined;
+  try {
+    if (o.outageSeconds) await rcv.down();
+    sh = await shipper.start({ file, format: o.cri ? 'cri' : 'json', receiverPort: rcv.port, workDir: wd.dir });
+    await sh.ready();
+    const sampler = startSampler(sh.pid, 1000);
+    const cpuAtStart = sampler.samples[sampler.samples.length - 1]?.cpuSeconds ?? 0;
+    const t0 = Date.now();
+    writer = startWriter(file, o.rate, o.seed, o.cri);
+    let backlog: ScenarioResult['backlog'];
+    if (o.outageSeconds) {
+      await sleep(o.outageSeconds * 1000);
+      const backlogEvents = writer.stats.audit;
+      const atUp = await rcv.progress();
+      await rcv.up();
+      const tUp = Date.now();
+      // Drained when every event written before the receiver came back has arrived (the
+      // writer goes on, so the shipper drains while new lines arrive).
+      let firstAfterUp: number | null = null;
+      const { p, ok } = await waitDelivered(
+        rcv,
+        (q) => {
+          if (firstAfterUp === null && q.unique > atUp.unique) firstAfterUp = Date.now();
+          return q.unique >= backlogEvents;
+        },
+        o.stallMs,
+      );
+      const tDone = p.lastAt ?? Date.now();
+      const drainSeconds = ok ? (tDone - tUp) / 1000 : null;
+      const lineShare = writer.stats.lines / Math.max(1, writer.stats.audit);
+      const rate = drainSeconds ? (p.unique - atUp.unique) / drainSeconds : null;
+      if (!ok) notes.push(`backlog not drained: ${p.unique} of ${backlogEvents}`);
+      backlog = {
+        outageSeconds: o.outageSeconds,
+        backlogEvents,
+        firstDeliveryAfterUpSeconds: firstAfterUp === null ? null : round((firstAfterUp - tUp) / 1000, 2),
+        drainSeconds: drainSeconds === null ? null : round(drainSeconds, 2),
+        drainAuditPerSec: rate === null ? null : Math.round(rate),
+        drainLinesPerSecEquivalent: rate === null ? null : Math.round(rate * lineShare),
+      };
+    } else {
+      await sleep(o.seconds * 1000);
+    }
+    const writtenFor = (Date.now() - t0) / 1000;
+    writer.stop();
+    const ws = writer.stats;
+    writer = undefined;
+    const lagAtStop = ws.audit - (await rcv.progress()).unique;
+    const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= ws.audit, o.stallMs);
+    const last = sampler.stop();
+    const metrics = summariseMetrics(await sh.metrics());
+    if (!ok) notes.push(`incomplete: ${p.unique} of ${ws.audit} audit events delivered`);
+    if (lagAtStop > o.rate) notes.push(`fell behind: ${lagAtStop} audit events undelivered when the writer stopped`);
+    const warmEnd = t0 + o.warmupSeconds * 1000;
+    const st = await rcv.stats(o.outageSeconds ? undefined : warmEnd);
+    const samples = sampler.samples.filter((s) => s.at >= warmEnd && s.at <= t0 + writtenFor * 1000);
+    let rss: ScenarioResult['rss'];
+    if (samples.length >= 5) {
+      const k = Math.max(1, Math.floor(samples.length / 5));
+      const startMiB = median(samples.slice(0, k).map((s) => s.rssMiB));
+      const endMiB = median(samples.slice(-k).map((s) => s.rssMiB));
+      rss = {
+        startMiB: round(startMiB),
+        endMiB: round(endMiB),
+        growthMiB: round(endMiB - startMiB),
+        slopeMiBPerMin: round(rssSlopeMiBPerMin(samples), 2),
+        samples: sampler.samples.map((s) => [round((s.at - t0) / 1000, 1), round(s.rssMiB)]),
+      };
+    }
+    const cpu = (last?.cpuSeconds ?? 0) - cpuAtStart;
+    const r = finish(
+      {
+        scenario: o.name,
+        shipper: shipper.name,
+        complete: ok,
+        lines: ws.lines,
+        inputMiB: mib(ws.bytes),
+        auditEvents: ws.audit,
+        delivered: p.unique,
+        duplicates: p.duplicates,
+        wallSeconds: writtenFor,
+        latencyMs: o.outageSeconds ? undefined : st.latency,
+        rss,
+        backlog,
+        shipperMetrics: Object.keys(metrics).length ? metrics : undefined,
+        notes,
+      },
+      last,
+    );
+    // CPU here is what the steady load cost (start-up excluded).
+    r.cpuSeconds = round(cpu, 2);
+    r.cores = round(cpu / writtenFor, 2);
+    return r;
+  } finally {
+    writer?.stop();
+    await stopAll(sh, rcv, notes);
+    wd.cleanup();
+  }
+}

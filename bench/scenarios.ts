@@ -290,7 +290,9 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     const last = sampler.stop();
     const metrics = summariseMetrics(await sh.metrics());
     if (!ok) notes.push(`incomplete: ${p.unique} of ${ws.audit} audit events delivered`);
-    if (lagAtStop > o.rate) notes.push(`fell behind: ${lagAtStop} audit events undelivered when the writer stopped`);
+    if (!o.outageSeconds && lagAtStop > o.rate) notes.push(`fell behind: ${lagAtStop} audit events undelivered when the writer stopped`);
+    const achieved = ws.lines / writtenFor;
+    if (achieved < 0.95 * o.rate) notes.push(`the writer reached only ${Math.round(achieved)} of ${o.rate} lines/s (busy machine?)`);
     const warmEnd = t0 + o.warmupSeconds * 1000;
     const st = await rcv.stats(o.outageSeconds ? undefined : warmEnd);
     const samples = sampler.samples.filter((s) => s.at >= warmEnd && s.at <= t0 + writtenFor * 1000);

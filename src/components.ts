@@ -2,7 +2,6 @@
  * Config → live components. Shared by the daemon, the dry-run commands and reload, so every
  * path builds parsers, redaction, routes, sources and sinks the same way.
  */
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config, SinkConfig, SourceConfig } from './config/schema.js';
 import { createFramer } from './framing/index.js';
@@ -22,7 +21,9 @@ import { createSplunkHecSink } from './sinks/splunk-hec.js';
 import { createStdoutSink } from './sinks/stdout.js';
 import type { SinkDriver } from './sinks/types.js';
 
-export const HOST = process.env.AUDITSHIPPER_HOSTNAME ?? hostname();
+import { HOST } from './host.js';
+
+export { HOST };
 
 export function buildParser(name: string, src: SourceConfig, cfg: Config): RecordParser {
   return compileParser({ profile: src.profile, profiles: cfg.profiles, host: HOST, source: name });

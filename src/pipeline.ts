@@ -12,7 +12,11 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { canonicalJson } from './event/canonical.js';
+import { HOST } from './host.js';
 import { severityRank } from './event/types.js';
+import { emptyActor, emptyTarget, type AuditEvent } from './event/types.js';
+import { eventId } from './event/canonical.js';
+import type { LogRecord } from './framing/types.js';
 import type { RecordParser } from './parse/index.js';
 import type { RedactionPlan } from './redact/index.js';
 import type { Router } from './route/index.js';
@@ -74,6 +78,48 @@ export function rateLimitedLog(logger: Logger, intervalMs = 60_000) {
     }
     last.set(key, { at: t, suppressed: 0 });
     logger.warn({ ...fields, suppressed: s?.suppressed ?? 0 }, msg);
+  };
+}
+
+/**
+ * A line that is not an audit event, wrapped so it can travel the same path (redaction,
+ * store, sinks) when a `non_audit: true` route asks for it: product `log`, action
+ * `non_audit`, the line under `detail` (parsed when it is JSON). Redaction runs on it
+ * like on any event.
+ */
+export function nonAuditEvent(
+  record: LogRecord,
+  source: string,
+  file: string | null,
+  streamId: string,
+  kind: 'non_audit' | 'malformed',
+): AuditEvent {
+  let detail: Record<string, unknown> = { message: record.text };
+  if (kind === 'non_audit' && record.text.startsWith('{')) {
+    try {
+      const v: unknown = JSON.parse(record.text);
+      if (v && typeof v === 'object' && !Array.isArray(v)) detail = v as Record<string, unknown>;
+    } catch {
+      // stays a message
+    }
+  }
+  const t = record.time ? Date.parse(record.time) : NaN;
+  return {
+    id: eventId(streamId, record.offset),
+    app_event_id: null,
+    timestamp: new Date(Number.isFinite(t) ? t : Date.now()).toISOString(),
+    product: 'log',
+    action: kind,
+    category: 'other',
+    severity: 'info',
+    outcome: 'unknown',
+    actor: emptyActor(),
+    target: emptyTarget(),
+    organization_id: null,
+    duration_ms: null,
+    detail,
+    redacted: { count: 0, rules: [] },
+    source: { name: source, host: HOST, file, offset: file ? record.offset : null },
   };
 }
 
@@ -141,14 +187,26 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     let nonAudit = 0;
     let malformed = 0;
     let filtered = 0;
+    const forward = (record: LogRecord, kind: 'non_audit' | 'malformed') => {
+      const event = p.redaction.apply(
+        nonAuditEvent(record, batch.source, batch.file, batch.streamId, kind),
+      );
+      const routed = p.router.routeNonAudit({ source: event.source });
+      for (const name of routed.matched) metrics.routed.inc({ route: name });
+      if (routed.sinks.length === 0) return;
+      for (const s of routed.sinks) sinks.add(s);
+      items.push({ id: event.id, body: canonicalJson(event), sinks: routed.sinks });
+    };
     for (const record of batch.records) {
       const r = parse(record, ctx);
       if (r.kind === 'non_audit') {
         nonAudit++;
+        if (p.router.hasNonAuditRoutes) forward(record, 'non_audit');
         continue;
       }
       if (r.kind === 'malformed') {
         malformed++;
+        if (p.router.hasNonAuditRoutes) forward(record, 'malformed');
         warn(
           `malformed:${batch.source}`,
           { source: batch.source, file: batch.file, offset: record.offset, reason: r.reason },

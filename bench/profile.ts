@@ -51,7 +51,8 @@ export function moduleOf(url: string): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   const dist = /\/dist(?:-bench)?\/(.*)\.js$/.exec(path);
-  if (dist) return `${dist[1]!.startsWith('src/') || dist[1]!.startsWith('bench/') ? '' : 'src/'}${dist[1]}.ts`;
+  if (dist)
+    return `${dist[1]!.startsWith('src/') || dist[1]!.startsWith('bench/') ? '' : 'src/'}${dist[1]}.ts`;
   return path;
 }
 
@@ -75,22 +76,39 @@ export function summariseProfile(p: CpuProfile, top = 25): ProfileSummary {
     total += us;
     const mod = f.url ? moduleOf(f.url) : f.functionName || '(native)';
     mods.set(mod, (mods.get(mod) ?? 0) + us);
-    const fn = f.url ? `${f.functionName || '(anonymous)'}  ${mod}:${f.lineNumber + 1}` : f.functionName || '(native)';
+    const fn = f.url
+      ? `${f.functionName || '(anonymous)'}  ${mod}:${f.lineNumber + 1}`
+      : f.functionName || '(native)';
     fns.set(fn, (fns.get(fn) ?? 0) + us);
   }
   const rows = (m: Map<string, number>): ProfileRow[] =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Math.round((1000 * us) / Math.max(1, total)) / 10 }));
-  return { totalMs: Math.round(total / 1000), idleMs: Math.round(idle / 1000), byModule: rows(mods), byFunction: rows(fns) };
+      .map(([name, us]) => ({
+        name,
+        ms: Math.round(us / 1000),
+        pct: Math.round((1000 * us) / Math.max(1, total)) / 10,
+      }));
+  return {
+    totalMs: Math.round(total / 1000),
+    idleMs: Math.round(idle / 1000),
+    byModule: rows(mods),
+    byFunction: rows(fns),
+  };
 }
 
 export function formatProfile(s: ProfileSummary): string {
-  const lines = [`busy ${s.totalMs} ms, idle ${s.idleMs} ms (self time; % of busy)`, '', 'by module:'];
-  for (const r of s.byModule) lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
+  const lines = [
+    `busy ${s.totalMs} ms, idle ${s.idleMs} ms (self time; % of busy)`,
+    '',
+    'by module:',
+  ];
+  for (const r of s.byModule)
+    lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
   lines.push('', 'by function:');
-  for (const r of s.byFunction) lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
+  for (const r of s.byFunction)
+    lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
   return lines.join('\n');
 }
 
@@ -109,6 +127,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   }
   for (const f of positionals) {
     const s = summariseProfile(readProfile(f), Number(values.top));
-    process.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : `${f}\n${formatProfile(s)}\n\n`);
+    process.stdout.write(
+      values.json ? JSON.stringify(s, null, 2) + '\n' : `${f}\n${formatProfile(s)}\n\n`,
+    );
   }
 }

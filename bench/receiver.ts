@@ -106,7 +106,9 @@ function numberAfter(s: string, key: string, from: number, to: number): number {
   return digits > 0 ? v : -1;
 }
 
-export async function startReceiver(opts: { host?: string; port?: number } = {}): Promise<Receiver> {
+export async function startReceiver(
+  opts: { host?: string; port?: number } = {},
+): Promise<Receiver> {
   const host = opts.host ?? '127.0.0.1';
   const startedAt = Date.now();
   let seen = new Uint8Array(1 << 20);
@@ -200,7 +202,9 @@ export async function startReceiver(opts: { host?: string; port?: number } = {})
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       } catch {
         s.badRequests++;
-        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"unreadable body"}');
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end('{"error":"unreadable body"}');
       }
     });
     req.on('error', () => res.destroy());
@@ -227,7 +231,8 @@ export async function startReceiver(opts: { host?: string; port?: number } = {})
       const n = latencies.n;
       const picked = new Float64Array(n);
       let k = 0;
-      for (let i = 0; i < n; i++) if (since === undefined || arrivals.a[i]! >= since) picked[k++] = latencies.a[i]!;
+      for (let i = 0; i < n; i++)
+        if (since === undefined || arrivals.a[i]! >= since) picked[k++] = latencies.a[i]!;
       const sorted = picked.subarray(0, k).sort();
       return {
         ...s,
@@ -287,9 +292,13 @@ export interface RemoteReceiver {
 }
 
 export async function forkReceiver(): Promise<RemoteReceiver> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--ipc'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--ipc'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port?: number }) => (m.port ? resolve(m.port) : reject(new Error('receiver did not start'))));
+    child.once('message', (m: { port?: number }) =>
+      m.port ? resolve(m.port) : reject(new Error('receiver did not start')),
+    );
     child.once('exit', (code) => reject(new Error(`receiver exited early (${code})`)));
   });
   let next = 1;
@@ -384,7 +393,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.stdout.write(`receiver listening on 127.0.0.1:${rcv.port}\n`);
       setInterval(() => {
         const st = rcv.stats();
-        process.stdout.write(`events ${st.events} unique ${st.unique} dup ${st.duplicates} unknown ${st.unknown} p99 ${st.latency.p99 ?? '-'} ms\n`);
+        process.stdout.write(
+          `events ${st.events} unique ${st.unique} dup ${st.duplicates} unknown ${st.unknown} p99 ${st.latency.p99 ?? '-'} ms\n`,
+        );
       }, 2000);
     });
   }

@@ -42,7 +42,8 @@ function envNumber(name: string, dflt: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${v}"`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`${name} must be a positive number, got "${v}"`);
   return n;
 }
 
@@ -92,7 +93,10 @@ function machine() {
   }
   let gitRev: string | null = null;
   try {
-    gitRev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    gitRev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
   } catch {
     // not a git checkout
   }
@@ -112,18 +116,23 @@ function machine() {
 // ---------------------------------------------------------------------------
 // Output.
 
-const fmtInt = (n: number | null | undefined) => (n === null || n === undefined ? '—' : Math.round(n).toLocaleString('en-US'));
+const fmtInt = (n: number | null | undefined) =>
+  n === null || n === undefined ? '—' : Math.round(n).toLocaleString('en-US');
 const fmt1 = (n: number | null | undefined) => (n === null || n === undefined ? '—' : n.toFixed(1));
 
 function noteOf(r: ScenarioResult): string {
   const parts: string[] = [];
-  if (r.rss && r.scenario === 'steady') parts.push(`RSS ${fmt1(r.rss.startMiB)}→${fmt1(r.rss.endMiB)} MiB (${r.rss.slopeMiBPerMin >= 0 ? '+' : ''}${r.rss.slopeMiBPerMin.toFixed(2)} MiB/min)`);
+  if (r.rss && r.scenario === 'steady')
+    parts.push(
+      `RSS ${fmt1(r.rss.startMiB)}→${fmt1(r.rss.endMiB)} MiB (${r.rss.slopeMiBPerMin >= 0 ? '+' : ''}${r.rss.slopeMiBPerMin.toFixed(2)} MiB/min)`,
+    );
   if (r.backlog)
     parts.push(
       `${fmtInt(r.backlog.backlogEvents)} events backlog after ${r.backlog.outageSeconds} s down: drained in ${fmt1(r.backlog.drainSeconds)} s ` +
         `at ${fmtInt(r.backlog.drainAuditPerSec)} ev/s (≈ ${fmtInt(r.backlog.drainLinesPerSecEquivalent)} lines/s)`,
     );
-  if (r.scenario === 'steady' || r.scenario === 'latency' || r.scenario === 'backlog') parts.push(`${r.cores.toFixed(2)} cores`);
+  if (r.scenario === 'steady' || r.scenario === 'latency' || r.scenario === 'backlog')
+    parts.push(`${r.cores.toFixed(2)} cores`);
   if (r.duplicates) parts.push(`${r.duplicates} dup`);
   if (!r.complete) parts.push('INCOMPLETE');
   parts.push(...r.notes.filter((n) => !n.startsWith('incomplete')));
@@ -131,7 +140,18 @@ function noteOf(r: ScenarioResult): string {
 }
 
 export function table(results: ScenarioResult[]): string {
-  const head = ['scenario', 'shipper', 'lines/s', 'audit ev/s', 'MiB/s', 'peak RSS MiB', 'CPU s', 'p50 ms', 'p99 ms', 'notes'];
+  const head = [
+    'scenario',
+    'shipper',
+    'lines/s',
+    'audit ev/s',
+    'MiB/s',
+    'peak RSS MiB',
+    'CPU s',
+    'p50 ms',
+    'p99 ms',
+    'notes',
+  ];
   const rows = results.map((r) => [
     r.scenario,
     r.shipper,
@@ -144,7 +164,10 @@ export function table(results: ScenarioResult[]): string {
     fmtInt(r.latencyMs?.p99),
     noteOf(r),
   ]);
-  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i >= 2 && i <= 8 ? '---:' : '---')).join('|')}|`];
+  const out = [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i >= 2 && i <= 8 ? '---:' : '---')).join('|')}|`,
+  ];
   for (const row of rows) out.push(`| ${row.join(' | ')} |`);
   return out.join('\n');
 }
@@ -152,7 +175,10 @@ export function table(results: ScenarioResult[]): string {
 function medianBy(rs: ScenarioResult[]): ScenarioResult {
   const s = [...rs].sort((a, b) => a.linesPerSec - b.linesPerSec);
   const m = s[(s.length - 1) >> 1]!;
-  if (rs.length > 1) m.notes.push(`median of ${rs.length} runs: ${rs.map((r) => fmtInt(r.linesPerSec)).join(', ')} lines/s`);
+  if (rs.length > 1)
+    m.notes.push(
+      `median of ${rs.length} runs: ${rs.map((r) => fmtInt(r.linesPerSec)).join(', ')} lines/s`,
+    );
   return m;
 }
 
@@ -170,7 +196,9 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--quick] [--peers] [--only a,b] [--profile] [--cri]\nsee bench/README.md\n');
+    process.stdout.write(
+      'usage: npm run bench -- [--quick] [--peers] [--only a,b] [--profile] [--cri]\nsee bench/README.md\n',
+    );
     return 0;
   }
   const st = settings(values.quick, values.cri);
@@ -178,7 +206,8 @@ async function main(): Promise<number> {
   if (values.only) {
     chosen = values.only.split(',').map((s) => s.trim()) as ScenarioName[];
     const bad = chosen.filter((s) => !SCENARIOS.includes(s));
-    if (bad.length) throw new Error(`unknown scenario(s): ${bad.join(', ')} (have: ${SCENARIOS.join(', ')})`);
+    if (bad.length)
+      throw new Error(`unknown scenario(s): ${bad.join(', ')} (have: ${SCENARIOS.join(', ')})`);
   }
   const shippers: Shipper[] = [];
   const skipped: string[] = [];
@@ -190,7 +219,9 @@ async function main(): Promise<number> {
       process.stdout.write(`peer comparison skipped: ${why}\n`);
     } else if (st.cri) {
       skipped.push('syslog-ng skipped: the peer config reads plain JSON lines, not CRI');
-      process.stdout.write('peer comparison skipped: the syslog-ng config reads plain JSON lines, not CRI\n');
+      process.stdout.write(
+        'peer comparison skipped: the syslog-ng config reads plain JSON lines, not CRI\n',
+      );
     } else shippers.push(peer);
   }
   const why = auditshipper.unavailable();
@@ -224,7 +255,9 @@ async function main(): Promise<number> {
         for (const sh of shippers) {
           const runs: ScenarioResult[] = [];
           for (let i = 0; i < (values.profile ? 1 : st.repeat); i++) {
-            process.stdout.write(`throughput: ${sh.name}${st.repeat > 1 ? ` (run ${i + 1})` : ''} ...`);
+            process.stdout.write(
+              `throughput: ${sh.name}${st.repeat > 1 ? ` (run ${i + 1})` : ''} ...`,
+            );
             const r = await throughput(sh, {
               file,
               workload,
@@ -235,7 +268,9 @@ async function main(): Promise<number> {
               cpuProfDir: sh === auditshipper ? profDir : undefined,
             });
             if (profDir) r.notes.push('under --cpu-prof (slower than a normal run)');
-            process.stdout.write(` ${fmtInt(r.linesPerSec)} lines/s, peak RSS ${fmt1(r.peakRssMiB)} MiB${r.complete ? '' : ' INCOMPLETE'}\n`);
+            process.stdout.write(
+              ` ${fmtInt(r.linesPerSec)} lines/s, peak RSS ${fmt1(r.peakRssMiB)} MiB${r.complete ? '' : ' INCOMPLETE'}\n`,
+            );
             runs.push(r);
           }
           results.push(medianBy(runs));
@@ -244,25 +279,58 @@ async function main(): Promise<number> {
           const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
           if (files.length) {
             profileSummary = summariseProfile(readProfile(join(profDir, files[0]!)), 30);
-            process.stdout.write(`\nCPU profile (${join(profDir, files[0]!)}):\n${formatProfile(profileSummary)}\n\n`);
+            process.stdout.write(
+              `\nCPU profile (${join(profDir, files[0]!)}):\n${formatProfile(profileSummary)}\n\n`,
+            );
           }
         }
         if (!st.keep) rmSync(file, { force: true });
       } else {
         for (const sh of shippers) {
-          const base = { seed: st.seed, cri: st.cri, root: root.dir, keep: st.keep, stallMs: st.stallMs };
+          const base = {
+            seed: st.seed,
+            cri: st.cri,
+            root: root.dir,
+            keep: st.keep,
+            stallMs: st.stallMs,
+          };
           let r: ScenarioResult;
           if (name === 'steady') {
-            process.stdout.write(`steady: ${sh.name} at ${st.steadyRate} lines/s for ${st.steadySeconds} s ...`);
-            r = await steady(sh, { ...base, name, rate: st.steadyRate, seconds: st.steadySeconds, warmupSeconds: Math.min(30, st.steadySeconds / 5) });
+            process.stdout.write(
+              `steady: ${sh.name} at ${st.steadyRate} lines/s for ${st.steadySeconds} s ...`,
+            );
+            r = await steady(sh, {
+              ...base,
+              name,
+              rate: st.steadyRate,
+              seconds: st.steadySeconds,
+              warmupSeconds: Math.min(30, st.steadySeconds / 5),
+            });
           } else if (name === 'latency') {
             // Half the workload's lines are audit events: twice the lines for the audit rate.
             const rate = st.latencyAuditRate * 2;
-            process.stdout.write(`latency: ${sh.name} at ${st.latencyAuditRate} audit events/s for ${st.latencySeconds} s ...`);
-            r = await steady(sh, { ...base, name, rate, seconds: st.latencySeconds, warmupSeconds: Math.min(5, st.latencySeconds / 5) });
+            process.stdout.write(
+              `latency: ${sh.name} at ${st.latencyAuditRate} audit events/s for ${st.latencySeconds} s ...`,
+            );
+            r = await steady(sh, {
+              ...base,
+              name,
+              rate,
+              seconds: st.latencySeconds,
+              warmupSeconds: Math.min(5, st.latencySeconds / 5),
+            });
           } else {
-            process.stdout.write(`backlog: ${sh.name}, receiver down ${st.outageSeconds} s at ${st.backlogRate} lines/s ...`);
-            r = await steady(sh, { ...base, name, rate: st.backlogRate, seconds: 0, outageSeconds: st.outageSeconds, warmupSeconds: 0 });
+            process.stdout.write(
+              `backlog: ${sh.name}, receiver down ${st.outageSeconds} s at ${st.backlogRate} lines/s ...`,
+            );
+            r = await steady(sh, {
+              ...base,
+              name,
+              rate: st.backlogRate,
+              seconds: 0,
+              outageSeconds: st.outageSeconds,
+              warmupSeconds: 0,
+            });
           }
           process.stdout.write(` done${r.complete ? '' : ' (INCOMPLETE)'}\n`);
           results.push(r);
@@ -281,12 +349,23 @@ async function main(): Promise<number> {
   writeFileSync(
     out,
     JSON.stringify(
-      { machine: { ...env, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) }, settings: st, results, peerRatio: ratio?.value ?? null, skipped, profile: profileSummary },
+      {
+        machine: { ...env, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+        settings: st,
+        results,
+        peerRatio: ratio?.value ?? null,
+        skipped,
+        profile: profileSummary,
+      },
       null,
       2,
     ) + '\n',
   );
-  process.stdout.write(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}\nresults: ${out}\n`);
+  process.stdout.write(
+    `\nload average at end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\nresults: ${out}\n`,
+  );
   return results.every((r) => r.complete) ? 0 : 1;
 }
 

@@ -13,7 +13,12 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median, rssSlopeMiBPerMin, startSampler, type ProcSample } from './proc.js';
-import { forkReceiver, type ReceiverProgress, type RemoteReceiver, type LatencySummary } from './receiver.js';
+import {
+  forkReceiver,
+  type ReceiverProgress,
+  type RemoteReceiver,
+  type LatencySummary,
+} from './receiver.js';
 import { sleep, type RunningShipper, type Shipper } from './shipper.js';
 import { createWorkload, writeAll, type WorkloadStats } from './workload.js';
 
@@ -36,7 +41,13 @@ export interface ScenarioResult {
   /** CPU seconds per wall second (1.0 = one core busy). */
   cores: number;
   latencyMs?: LatencySummary;
-  rss?: { startMiB: number; endMiB: number; growthMiB: number; slopeMiBPerMin: number; samples: [number, number][] };
+  rss?: {
+    startMiB: number;
+    endMiB: number;
+    growthMiB: number;
+    slopeMiBPerMin: number;
+    samples: [number, number][];
+  };
   backlog?: {
     outageSeconds: number;
     backlogEvents: number;
@@ -91,16 +102,23 @@ function summariseMetrics(m: Record<string, number>): Record<string, number> {
     const name = k.replace(/\{.*$/, '');
     const outcome = /outcome="([^"]+)"/.exec(k)?.[1];
     if (name === 'auditshipper_lines_read_total') out.lines_read = (out.lines_read ?? 0) + v;
-    else if (name === 'auditshipper_records_total' && outcome) out[`records_${outcome}`] = (out[`records_${outcome}`] ?? 0) + v;
-    else if (name === 'auditshipper_events_delivered_total') out.delivered = (out.delivered ?? 0) + v;
-    else if (name === 'auditshipper_delivery_errors_total') out.delivery_errors = (out.delivery_errors ?? 0) + v;
-    else if (name === 'auditshipper_events_duplicate_total') out.duplicates = (out.duplicates ?? 0) + v;
+    else if (name === 'auditshipper_records_total' && outcome)
+      out[`records_${outcome}`] = (out[`records_${outcome}`] ?? 0) + v;
+    else if (name === 'auditshipper_events_delivered_total')
+      out.delivered = (out.delivered ?? 0) + v;
+    else if (name === 'auditshipper_delivery_errors_total')
+      out.delivery_errors = (out.delivery_errors ?? 0) + v;
+    else if (name === 'auditshipper_events_duplicate_total')
+      out.duplicates = (out.duplicates ?? 0) + v;
   }
   return out;
 }
 
 function finish(
-  base: Omit<ScenarioResult, 'linesPerSec' | 'auditPerSec' | 'mibPerSec' | 'peakRssMiB' | 'cpuSeconds' | 'cores'>,
+  base: Omit<
+    ScenarioResult,
+    'linesPerSec' | 'auditPerSec' | 'mibPerSec' | 'peakRssMiB' | 'cpuSeconds' | 'cores'
+  >,
   last: ProcSample | null,
 ): ScenarioResult {
   const w = base.wallSeconds;
@@ -117,10 +135,15 @@ function finish(
   };
 }
 
-async function stopAll(sh: RunningShipper | undefined, rcv: RemoteReceiver | undefined, notes: string[]) {
+async function stopAll(
+  sh: RunningShipper | undefined,
+  rcv: RemoteReceiver | undefined,
+  notes: string[],
+) {
   if (sh) {
     const r = await sh.stop();
-    if (r.signal === 'SIGKILL') notes.push('shipper did not stop on SIGTERM within the grace period');
+    if (r.signal === 'SIGKILL')
+      notes.push('shipper did not stop on SIGTERM within the grace period');
   }
   if (rcv) await rcv.close();
 }
@@ -149,13 +172,22 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
   let sh: RunningShipper | undefined;
   try {
     warmPageCache(o.file);
-    sh = await shipper.start({ file: o.file, format: o.format, receiverPort: rcv.port, workDir: wd.dir, cpuProfDir: o.cpuProfDir });
+    sh = await shipper.start({
+      file: o.file,
+      format: o.format,
+      receiverPort: rcv.port,
+      workDir: wd.dir,
+      cpuProfDir: o.cpuProfDir,
+    });
     const sampler = startSampler(sh.pid, 200);
     const expected = o.workload.audit;
     const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= expected, o.stallMs);
     const last = sampler.stop();
     const metrics = summariseMetrics(await sh.metrics());
-    if (!ok) notes.push(`incomplete: ${p.unique} of ${expected} audit events delivered (no progress for ${o.stallMs / 1000} s); see ${sh.logFile}`);
+    if (!ok)
+      notes.push(
+        `incomplete: ${p.unique} of ${expected} audit events delivered (no progress for ${o.stallMs / 1000} s); see ${sh.logFile}`,
+      );
     if (p.unknown) notes.push(`${p.unknown} delivered events carried no benchSeq`);
     if (p.badRequests) notes.push(`${p.badRequests} unreadable requests`);
     const end = p.lastAt ?? Date.now();
@@ -241,7 +273,12 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
   let writer: ReturnType<typeof startWriter> | undefined;
   try {
     if (o.outageSeconds) await rcv.down();
-    sh = await shipper.start({ file, format: o.cri ? 'cri' : 'json', receiverPort: rcv.port, workDir: wd.dir });
+    sh = await shipper.start({
+      file,
+      format: o.cri ? 'cri' : 'json',
+      receiverPort: rcv.port,
+      workDir: wd.dir,
+    });
     await sh.ready();
     const sampler = startSampler(sh.pid, 1000);
     const cpuAtStart = sampler.samples[sampler.samples.length - 1]?.cpuSeconds ?? 0;
@@ -273,7 +310,8 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
       backlog = {
         outageSeconds: o.outageSeconds,
         backlogEvents,
-        firstDeliveryAfterUpSeconds: firstAfterUp === null ? null : round((firstAfterUp - tUp) / 1000, 2),
+        firstDeliveryAfterUpSeconds:
+          firstAfterUp === null ? null : round((firstAfterUp - tUp) / 1000, 2),
         drainSeconds: drainSeconds === null ? null : round(drainSeconds, 2),
         drainAuditPerSec: rate === null ? null : Math.round(rate),
         drainLinesPerSecEquivalent: rate === null ? null : Math.round(rate * lineShare),
@@ -290,12 +328,18 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     const last = sampler.stop();
     const metrics = summariseMetrics(await sh.metrics());
     if (!ok) notes.push(`incomplete: ${p.unique} of ${ws.audit} audit events delivered`);
-    if (!o.outageSeconds && lagAtStop > o.rate) notes.push(`fell behind: ${lagAtStop} audit events undelivered when the writer stopped`);
+    if (!o.outageSeconds && lagAtStop > o.rate)
+      notes.push(`fell behind: ${lagAtStop} audit events undelivered when the writer stopped`);
     const achieved = ws.lines / writtenFor;
-    if (achieved < 0.95 * o.rate) notes.push(`the writer reached only ${Math.round(achieved)} of ${o.rate} lines/s (busy machine?)`);
+    if (achieved < 0.95 * o.rate)
+      notes.push(
+        `the writer reached only ${Math.round(achieved)} of ${o.rate} lines/s (busy machine?)`,
+      );
     const warmEnd = t0 + o.warmupSeconds * 1000;
     const st = await rcv.stats(o.outageSeconds ? undefined : warmEnd);
-    const samples = sampler.samples.filter((s) => s.at >= warmEnd && s.at <= t0 + writtenFor * 1000);
+    const samples = sampler.samples.filter(
+      (s) => s.at >= warmEnd && s.at <= t0 + writtenFor * 1000,
+    );
     let rss: ScenarioResult['rss'];
     if (samples.length >= 5) {
       const k = Math.max(1, Math.floor(samples.length / 5));

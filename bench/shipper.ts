@@ -57,7 +57,12 @@ export async function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Spawn with stdout and stderr going to a file (never into the bench's memory). */
-export function spawnLogged(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+export function spawnLogged(
+  cmd: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
     return spawn(cmd, args, { stdio: ['ignore', fd, fd], env, cwd: ROOT });
@@ -66,7 +71,10 @@ export function spawnLogged(cmd: string, args: string[], logFile: string, env: N
   }
 }
 
-export function stopChild(child: ChildProcess, graceMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export function stopChild(
+  child: ChildProcess,
+  graceMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((res) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       res({ code: child.exitCode, signal: child.signalCode });
@@ -143,7 +151,8 @@ export const auditshipper: Shipper = {
       async ready(timeoutMs = 30_000) {
         const t0 = Date.now();
         for (;;) {
-          if (child.exitCode !== null) throw new Error(`auditshipper exited (${child.exitCode}); see ${logFile}`);
+          if (child.exitCode !== null)
+            throw new Error(`auditshipper exited (${child.exitCode}); see ${logFile}`);
           try {
             const r = await fetch(`${base}/healthz`);
             await r.arrayBuffer();
@@ -151,7 +160,8 @@ export const auditshipper: Shipper = {
           } catch {
             // not listening yet
           }
-          if (Date.now() - t0 > timeoutMs) throw new Error(`auditshipper not healthy after ${timeoutMs} ms; see ${logFile}`);
+          if (Date.now() - t0 > timeoutMs)
+            throw new Error(`auditshipper not healthy after ${timeoutMs} ms; see ${logFile}`);
           await sleep(50);
         }
       },

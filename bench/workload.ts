@@ -52,7 +52,12 @@ export interface WorkloadStats {
 }
 
 export function emptyStats(): WorkloadStats {
-  return { lines: 0, bytes: 0, audit: 0, byKind: { retool: 0, tooljet: 0, generic: 0, app: 0, garbage: 0 } };
+  return {
+    lines: 0,
+    bytes: 0,
+    audit: 0,
+    byKind: { retool: 0, tooljet: 0, generic: 0, app: 0, garbage: 0 },
+  };
 }
 
 export function isAudit(kind: LineKind): boolean {
@@ -74,15 +79,89 @@ export function prng(seed: number): () => number {
 // ---------------------------------------------------------------------------
 // Vocabulary. Everything here is invented; nothing resembles a real credential.
 
-const FIRST = ['ana', 'bruno', 'chen', 'dara', 'emil', 'fatima', 'goran', 'hana', 'ivo', 'jules', 'kofi', 'lena', 'mateo', 'nadia'];
-const LAST = ['kowalski', 'silva', 'wang', 'okafor', 'novak', 'haddad', 'petrov', 'sato', 'meyer', 'rossi', 'garcia', 'lindqvist'];
+const FIRST = [
+  'ana',
+  'bruno',
+  'chen',
+  'dara',
+  'emil',
+  'fatima',
+  'goran',
+  'hana',
+  'ivo',
+  'jules',
+  'kofi',
+  'lena',
+  'mateo',
+  'nadia',
+];
+const LAST = [
+  'kowalski',
+  'silva',
+  'wang',
+  'okafor',
+  'novak',
+  'haddad',
+  'petrov',
+  'sato',
+  'meyer',
+  'rossi',
+  'garcia',
+  'lindqvist',
+];
 const DOMAINS = ['example.com', 'example.org', 'corp.example.net'];
-const APPS = ['Support Console', 'Refunds Admin', 'Customer 360', 'Ops Dashboard', 'Billing Tools', 'Fraud Review', 'Inventory'];
+const APPS = [
+  'Support Console',
+  'Refunds Admin',
+  'Customer 360',
+  'Ops Dashboard',
+  'Billing Tools',
+  'Fraud Review',
+  'Inventory',
+];
 const PAGES = ['home', 'customerDetail', 'orders', 'refunds', 'settings', 'auditTrail', 'search'];
-const RESOURCES = ['prod-postgres', 'prod-mysql-replica', 'stripe-api', 'zendesk', 'analytics-bigquery', 'internal-rest', 'staging-postgres'];
-const QUERY_NAMES = ['getCustomers', 'searchOrders', 'updateTicket', 'refundPayment', 'listInvoices', 'resetPasswordForUser', 'customerById', 'recentSignups'];
-const TABLES = ['customers', 'orders', 'tickets', 'payments', 'invoices', 'users', 'subscriptions', 'refunds'];
-const COLUMNS = ['id', 'email', 'status', 'created_at', 'updated_at', 'amount_cents', 'currency', 'customer_id', 'plan', 'country', 'owner_id'];
+const RESOURCES = [
+  'prod-postgres',
+  'prod-mysql-replica',
+  'stripe-api',
+  'zendesk',
+  'analytics-bigquery',
+  'internal-rest',
+  'staging-postgres',
+];
+const QUERY_NAMES = [
+  'getCustomers',
+  'searchOrders',
+  'updateTicket',
+  'refundPayment',
+  'listInvoices',
+  'resetPasswordForUser',
+  'customerById',
+  'recentSignups',
+];
+const TABLES = [
+  'customers',
+  'orders',
+  'tickets',
+  'payments',
+  'invoices',
+  'users',
+  'subscriptions',
+  'refunds',
+];
+const COLUMNS = [
+  'id',
+  'email',
+  'status',
+  'created_at',
+  'updated_at',
+  'amount_cents',
+  'currency',
+  'customer_id',
+  'plan',
+  'country',
+  'owner_id',
+];
 const CITIES: [string, string, string][] = [
   ['Lisbon', 'PT', 'Europe/Lisbon'],
   ['Berlin', 'DE', 'Europe/Berlin'],
@@ -95,11 +174,53 @@ const UAS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0',
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36',
 ];
-const HTTP_PATHS = ['/api/pages/uuids/', '/api/resources/', '/api/organization/users/', '/api/apps/', '/api/queries/run/', '/api/workflows/'];
-const RETOOL_OTHER_ACTIONS = ['LOGOUT', 'INVITE_USER', 'CREATE_GROUP', 'ADD_USERS_TO_GROUP', 'CONFIG_VAR_UPDATE', 'RELEASE_WORKFLOW', 'DELETE_RESOURCE', 'DISABLE_TWO_FACTOR_AUTH', 'PAGE_EXPORT', 'RUN_WORKFLOW'];
-const TOOLJET_ACTIONS = ['USER_LOGIN', 'APP_VIEW', 'APP_UPDATE', 'DATA_QUERY_RUN', 'APP_CREATE', 'GROUP_PERMISSION_UPDATE', 'DATA_SOURCE_UPDATE', 'APP_DELETE'];
-const GENERIC_ACTIONS = ['model.deploy', 'auth.login', 'auth.login_failure', 'dataset.export', 'role.grant', 'api_key.create', 'settings.update', 'record.delete'];
-const JOBS = ['email-digest', 'sync-zendesk', 'rebuild-search-index', 'expire-sessions', 'usage-rollup'];
+const HTTP_PATHS = [
+  '/api/pages/uuids/',
+  '/api/resources/',
+  '/api/organization/users/',
+  '/api/apps/',
+  '/api/queries/run/',
+  '/api/workflows/',
+];
+const RETOOL_OTHER_ACTIONS = [
+  'LOGOUT',
+  'INVITE_USER',
+  'CREATE_GROUP',
+  'ADD_USERS_TO_GROUP',
+  'CONFIG_VAR_UPDATE',
+  'RELEASE_WORKFLOW',
+  'DELETE_RESOURCE',
+  'DISABLE_TWO_FACTOR_AUTH',
+  'PAGE_EXPORT',
+  'RUN_WORKFLOW',
+];
+const TOOLJET_ACTIONS = [
+  'USER_LOGIN',
+  'APP_VIEW',
+  'APP_UPDATE',
+  'DATA_QUERY_RUN',
+  'APP_CREATE',
+  'GROUP_PERMISSION_UPDATE',
+  'DATA_SOURCE_UPDATE',
+  'APP_DELETE',
+];
+const GENERIC_ACTIONS = [
+  'model.deploy',
+  'auth.login',
+  'auth.login_failure',
+  'dataset.export',
+  'role.grant',
+  'api_key.create',
+  'settings.update',
+  'record.delete',
+];
+const JOBS = [
+  'email-digest',
+  'sync-zendesk',
+  'rebuild-search-index',
+  'expire-sessions',
+  'usage-rollup',
+];
 
 type R = () => number;
 
@@ -123,7 +244,9 @@ function uuid(r: R): string {
 /** A fake three-part JWT (header and payload are real base64url JSON, the signature random). */
 function jwt(r: R, sub: number): string {
   const header = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url');
-  const payload = Buffer.from(JSON.stringify({ sub, xsrf: chars(r, HEX, 16), iat: 1795000000 + int(r, 0, 300000) })).toString('base64url');
+  const payload = Buffer.from(
+    JSON.stringify({ sub, xsrf: chars(r, HEX, 16), iat: 1795000000 + int(r, 0, 300000) }),
+  ).toString('base64url');
   return `${header}.${payload}.${chars(r, B64URL, 43)}`;
 }
 
@@ -152,7 +275,13 @@ function sql(r: R): string {
 
 function geo(r: R) {
   const [city, country, tz] = pick(r, CITIES);
-  return { city, country, timezone: tz, latitude: Math.round(r() * 180_000) / 1000 - 90, longitude: Math.round(r() * 360_000) / 1000 - 180 };
+  return {
+    city,
+    country,
+    timezone: tz,
+    latitude: Math.round(r() * 180_000) / 1000 - 90,
+    longitude: Math.round(r() * 360_000) / 1000 - 180,
+  };
 }
 
 /** Request headers as Retool records them for a query run: the secrets a shipper must hide. */
@@ -213,15 +342,35 @@ function retoolRecord(r: R): Record<string, unknown> {
       ...base,
       actionType: 'PAGE_VIEW',
       pageName: pick(r, APPS),
-      metadata: { writtenAt: W, benchSeq: S, pageUuid: uuid(r), page: pick(r, PAGES), referrer: `https://tools.example.com/apps/${uuid(r)}`, branch: 'main', mode: 'user' },
+      metadata: {
+        writtenAt: W,
+        benchSeq: S,
+        pageUuid: uuid(r),
+        page: pick(r, PAGES),
+        referrer: `https://tools.example.com/apps/${uuid(r)}`,
+        branch: 'main',
+        mode: 'user',
+      },
     };
   }
   if (roll < 0.82) {
-    const user = { id: userId, email: email(r), firstName: pick(r, FIRST), lastName: pick(r, LAST) };
+    const user = {
+      id: userId,
+      email: email(r),
+      firstName: pick(r, FIRST),
+      lastName: pick(r, LAST),
+    };
     return {
       ...base,
       actionType: 'LOGIN',
-      metadata: { writtenAt: W, benchSeq: S, method: pick(r, ['google', 'password', 'saml']), user, sessionId: chars(r, HEX, 32), twoFactor: r() < 0.5 },
+      metadata: {
+        writtenAt: W,
+        benchSeq: S,
+        method: pick(r, ['google', 'password', 'saml']),
+        user,
+        sessionId: chars(r, HEX, 32),
+        twoFactor: r() < 0.5,
+      },
     };
   }
   if (roll < 0.87) {
@@ -236,7 +385,15 @@ function retoolRecord(r: R): Record<string, unknown> {
         resource: {
           name,
           type: 'postgresql',
-          options: { host: `db-${int(r, 1, 9)}.internal.example.net`, port: 5432, database: 'app', username: 'retool_ro', password: chars(r, ALNUM, 24), ssl: true, sshTunnel: false },
+          options: {
+            host: `db-${int(r, 1, 9)}.internal.example.net`,
+            port: 5432,
+            database: 'app',
+            username: 'retool_ro',
+            password: chars(r, ALNUM, 24),
+            ssl: true,
+            sshTunnel: false,
+          },
         },
         changedFields: ['options.password', 'options.host'],
       },
@@ -249,7 +406,14 @@ function retoolRecord(r: R): Record<string, unknown> {
       metadata: {
         writtenAt: W,
         benchSeq: S,
-        user: { id: int(r, 1, 400), email: email(r), firstName: pick(r, FIRST), lastName: pick(r, LAST), groups: ['Support', 'All Users'], lastLoggedIn: '2026-11-20T08:14:03.512Z' },
+        user: {
+          id: int(r, 1, 400),
+          email: email(r),
+          firstName: pick(r, FIRST),
+          lastName: pick(r, LAST),
+          groups: ['Support', 'All Users'],
+          lastLoggedIn: '2026-11-20T08:14:03.512Z',
+        },
         before: { firstName: pick(r, FIRST) },
       },
     };
@@ -258,7 +422,13 @@ function retoolRecord(r: R): Record<string, unknown> {
     ...base,
     actionType: pick(r, RETOOL_OTHER_ACTIONS),
     pageName: pick(r, APPS),
-    metadata: { writtenAt: W, benchSeq: S, groupId: int(r, 1, 40), members: [int(r, 1, 400), int(r, 1, 400)], note: 'changed from the settings page' },
+    metadata: {
+      writtenAt: W,
+      benchSeq: S,
+      groupId: int(r, 1, 40),
+      members: [int(r, 1, 400), int(r, 1, 400)],
+      note: 'changed from the settings page',
+    },
   };
 }
 
@@ -266,9 +436,15 @@ function retoolRecord(r: R): Record<string, unknown> {
 function retoolLine(r: R): string {
   const rec = retoolRecord(r);
   const shape = r();
-  if (shape < 0.5) return JSON.stringify({ level: 'info', message: 'audit trail event', timestamp: T, ...rec });
+  if (shape < 0.5)
+    return JSON.stringify({ level: 'info', message: 'audit trail event', timestamp: T, ...rec });
   if (shape < 0.85) return JSON.stringify(rec);
-  return JSON.stringify({ level: 'info', timestamp: T, service: 'retool-backend', auditEvent: rec });
+  return JSON.stringify({
+    level: 'info',
+    timestamp: T,
+    service: 'retool-backend',
+    auditEvent: rec,
+  });
 }
 
 function tooljetLine(r: R): string {
@@ -283,9 +459,21 @@ function tooljetLine(r: R): string {
     pageName: pick(r, PAGES),
     userAgent: pick(r, UAS),
     ...(action === 'DATA_QUERY_RUN'
-      ? { query: sql(r), headers: { authorization: `Bearer ${jwt(r, 7)}`, cookie: `tj_auth_token=${chars(r, B64URL, 40)}` } }
+      ? {
+          query: sql(r),
+          headers: {
+            authorization: `Bearer ${jwt(r, 7)}`,
+            cookie: `tj_auth_token=${chars(r, B64URL, 40)}`,
+          },
+        }
       : action === 'DATA_SOURCE_UPDATE'
-        ? { options: { host: 'pg.internal.example.net', username: 'tooljet', password: chars(r, ALNUM, 20) } }
+        ? {
+            options: {
+              host: 'pg.internal.example.net',
+              username: 'tooljet',
+              password: chars(r, ALNUM, 20),
+            },
+          }
         : { appVersion: `v${int(r, 1, 40)}` }),
   };
   if (r() < 0.6) {
@@ -328,8 +516,13 @@ function genericLine(r: R): string {
     timestamp: T,
     actor: email(r),
     action,
-    target: { type: action.split('.')[0], id: String(int(r, 1, 99999)), name: `${pick(r, TABLES)}-${int(r, 1, 9)}` },
-    severity: action.endsWith('failure') || action.startsWith('record.delete') ? 'critical' : 'info',
+    target: {
+      type: action.split('.')[0],
+      id: String(int(r, 1, 99999)),
+      name: `${pick(r, TABLES)}-${int(r, 1, 9)}`,
+    },
+    severity:
+      action.endsWith('failure') || action.startsWith('record.delete') ? 'critical' : 'info',
     ip: ip(r),
     detail: {
       writtenAt: W,
@@ -431,7 +624,10 @@ function garbageLine(r: R): string | Buffer {
     case 1: // plain text from a dependency or an uncaught error
       return `    at processTicksAndRejections (node:internal/process/task_queues:95:5) [seq ${N}]`;
     case 2: // invalid UTF-8 and control bytes
-      return Buffer.concat([Buffer.from(`binary ${int(r, 0, 1e6)} `), Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x07, 0x80])]);
+      return Buffer.concat([
+        Buffer.from(`binary ${int(r, 0, 1e6)} `),
+        Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x07, 0x80]),
+      ]);
     default:
       return `Error: connect ECONNREFUSED 10.0.0.${int(r, 1, 254)}:5432`;
   }
@@ -503,11 +699,16 @@ function criTime(iso: string): string {
 
 function wrapCri(content: Buffer, iso: string): Buffer {
   const ts = criTime(iso);
-  if (content.length <= CRI_PART) return Buffer.concat([Buffer.from(`${ts} stdout F `), content, NL]);
+  if (content.length <= CRI_PART)
+    return Buffer.concat([Buffer.from(`${ts} stdout F `), content, NL]);
   const parts: Buffer[] = [];
   for (let at = 0; at < content.length; at += CRI_PART) {
     const last = at + CRI_PART >= content.length;
-    parts.push(Buffer.from(`${ts} stdout ${last ? 'F' : 'P'} `), content.subarray(at, at + CRI_PART), NL);
+    parts.push(
+      Buffer.from(`${ts} stdout ${last ? 'F' : 'P'} `),
+      content.subarray(at, at + CRI_PART),
+      NL,
+    );
   }
   return Buffer.concat(parts);
 }
@@ -525,7 +726,8 @@ export function createWorkload(opts: WorkloadOptions = {}): Workload {
   const auditShare = opts.auditShare ?? 0.5;
   const garbageShare = opts.garbageShare ?? 0.01;
   const pool: Template[] = [];
-  for (let i = 0; i < (opts.poolSize ?? 16_384); i++) pool.push(buildTemplate(r, auditShare, garbageShare));
+  for (let i = 0; i < (opts.poolSize ?? 16_384); i++)
+    pool.push(buildTemplate(r, auditShare, garbageShare));
   const stats = emptyStats();
   let seq = 0;
   let isoAt = -1;
@@ -564,7 +766,11 @@ export function createWorkload(opts: WorkloadOptions = {}): Workload {
         }
         content = Buffer.from(opts.cri ? text : text + '\n');
       }
-      const bytes = opts.cri ? wrapCri(content, iso) : t.raw ? Buffer.concat([content, NL]) : content;
+      const bytes = opts.cri
+        ? wrapCri(content, iso)
+        : t.raw
+          ? Buffer.concat([content, NL])
+          : content;
       seq++;
       stats.lines++;
       stats.bytes += bytes.length;
@@ -579,7 +785,11 @@ export function createWorkload(opts: WorkloadOptions = {}): Workload {
  * Append `lines` lines to `path` (created or truncated), in ~1 MiB writes. Returns the
  * workload's stats. 200,000 lines take a few seconds, mostly JSON.stringify.
  */
-export function writeWorkloadFile(path: string, lines: number, opts: WorkloadOptions = {}): WorkloadStats {
+export function writeWorkloadFile(
+  path: string,
+  lines: number,
+  opts: WorkloadOptions = {},
+): WorkloadStats {
   const w = createWorkload(opts);
   const fd = openSync(path, 'w');
   try {
@@ -624,7 +834,10 @@ function main(): void {
     return;
   }
   const t0 = performance.now();
-  const s = writeWorkloadFile(values.out, Number(values.lines), { seed: Number(values.seed), cri: values.cri });
+  const s = writeWorkloadFile(values.out, Number(values.lines), {
+    seed: Number(values.seed),
+    cri: values.cri,
+  });
   const ms = performance.now() - t0;
   process.stdout.write(
     `${s.lines} lines, ${(s.bytes / 2 ** 20).toFixed(1)} MiB (mean ${Math.round(s.bytes / s.lines)} B), ` +

@@ -171,13 +171,27 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
   for (const [name, sc] of Object.entries(cfg.sources))
     sources.set(name, await startSource(name, sc));
 
+  /** Per-sink state for `auditshipper status` (which only reads the database). */
+  const publishState = () => {
+    const state: Record<string, unknown> = {};
+    for (const [name, { loop }] of sinks) {
+      const st = loop.state();
+      state[name] = {
+        healthy: st.healthy,
+        failing_since: st.failingSince,
+        last_error: st.lastError,
+      };
+    }
+    store.setState('sinks', { at: Date.now(), sinks: state });
+  };
   const gcTimer = setInterval(() => {
     try {
       if (store.collectGarbage() > 0) pipe.spaceFreed();
+      publishState();
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'buffer garbage collection failed');
+      log.warn({ err: (err as Error).message }, 'buffer maintenance failed');
     }
-  }, 10_000);
+  }, 5_000);
   gcTimer.unref();
 
   let dbWritable = true;
@@ -205,11 +219,12 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
     const now = Date.now();
     for (const { loop } of sinks.values()) {
       const st = loop.state();
-      const bad = st.unhealthySince !== null && now - st.unhealthySince > cfg.api.unhealthy_after;
+      const since = st.unhealthySince ?? st.failingSince;
+      const bad = since !== null && now - since > cfg.api.unhealthy_after;
       checks[`sink:${st.sink}`] = bad
         ? {
             ok: false,
-            message: `unhealthy since ${new Date(st.unhealthySince!).toISOString()}: ${st.lastError?.message ?? ''}`,
+            message: `${st.unhealthySince !== null ? 'credentials refused' : 'deliveries failing'} since ${new Date(since).toISOString()}: ${st.lastError?.message ?? ''}`,
           }
         : { ok: true };
     }
@@ -271,6 +286,11 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       await Promise.allSettled([...sinks.values()].map((s) => s.loop.stop(deadline)));
       clearInterval(gcTimer);
       await api?.close();
+      try {
+        publishState();
+      } catch {
+        // the buffer may be unwritable (disk full): state is informational
+      }
       store.close();
       log.info('stopped');
       finish(0);

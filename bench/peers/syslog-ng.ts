@@ -46,7 +46,8 @@ export interface SyslogNgTuning {
 }
 
 export function syslogNgConfig(o: ShipperOptions, version: string, tuning: SyslogNgTuning): string {
-  if (o.format !== 'json') throw new Error('the syslog-ng peer reads plain JSON lines only (no CRI)');
+  if (o.format !== 'json')
+    throw new Error('the syslog-ng peer reads plain JSON lines only (no CRI)');
   const q = (s: string) => JSON.stringify(s);
   const buf = join(o.workDir, 'disk-buffer');
   return `@version: ${version}
@@ -108,10 +109,11 @@ export function syslogNg(tuning: SyslogNgTuning = { workers: 1 }): Shipper {
       if (!bin)
         return 'syslog-ng is not installed (Debian: apt-get install syslog-ng-core syslog-ng-mod-http; or set BENCH_SYSLOG_NG)';
       if (!syslogNgVersion(bin)) return `${bin} --version did not report a version`;
-      if (!httpModulePresent(bin)) return 'syslog-ng has no http module (Debian: apt-get install syslog-ng-mod-http)';
+      if (!httpModulePresent(bin))
+        return 'syslog-ng has no http module (Debian: apt-get install syslog-ng-mod-http)';
       return null;
     },
-    async start(o): Promise<RunningShipper> {
+    start(o): Promise<RunningShipper> {
       const bin = binary()!;
       const version = syslogNgVersion(bin)!;
       mkdirSync(join(o.workDir, 'disk-buffer'), { recursive: true });
@@ -131,7 +133,7 @@ export function syslogNg(tuning: SyslogNgTuning = { workers: 1 }): Shipper {
         ],
         logFile,
       );
-      return {
+      return Promise.resolve({
         name: 'syslog-ng',
         pid: child.pid!,
         startedAt,
@@ -140,14 +142,16 @@ export function syslogNg(tuning: SyslogNgTuning = { workers: 1 }): Shipper {
           // syslog-ng writes its pid file once the configuration is running.
           const t0 = Date.now();
           while (!existsSync(join(o.workDir, 'syslog-ng.pid'))) {
-            if (child.exitCode !== null) throw new Error(`syslog-ng exited (${child.exitCode}); see ${logFile}`);
-            if (Date.now() - t0 > timeoutMs) throw new Error(`syslog-ng did not start in ${timeoutMs} ms; see ${logFile}`);
+            if (child.exitCode !== null)
+              throw new Error(`syslog-ng exited (${child.exitCode}); see ${logFile}`);
+            if (Date.now() - t0 > timeoutMs)
+              throw new Error(`syslog-ng did not start in ${timeoutMs} ms; see ${logFile}`);
             await sleep(50);
           }
         },
         metrics: () => Promise.resolve({}),
         stop: (graceMs = 10_000) => stopChild(child, graceMs),
-      };
+      });
     },
   };
 }

@@ -18,7 +18,8 @@
  * rules), and the response body is bounded again here.
  */
 import { randomUUID } from 'node:crypto';
-import { HOST, buildSink } from '../components.js';
+import { buildSink } from '../components.js';
+import { HOST } from '../host.js';
 import type { Config, SinkConfig } from '../config/schema.js';
 import { canonicalJson } from '../event/canonical.js';
 import type { AuditEvent } from '../event/types.js';

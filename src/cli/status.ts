@@ -9,6 +9,19 @@ import { openStore } from '../store/store.js';
 import { formatBytes } from '../config/units.js';
 import { EXIT, loadOrReport, out } from './common.js';
 
+/** What the running agent publishes every few seconds (src/daemon.ts publishState). */
+interface PublishedState {
+  at?: number;
+  sinks: Record<
+    string,
+    {
+      healthy: boolean;
+      failing_since: number | null;
+      last_error: { at: number; message: string; status?: number } | null;
+    }
+  >;
+}
+
 function age(ms: number | null): string {
   if (ms === null) return '-';
   const s = Math.max(0, Math.round(ms / 1000));
@@ -34,6 +47,21 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
   try {
     const now = Date.now();
     const configured = new Set(Object.keys(cfg.sinks));
+    const published = (store.getState('sinks') ?? { sinks: {} }) as PublishedState;
+    const stateOf = (name: string) => {
+      const st = published.sinks[name];
+      return {
+        healthy: st ? st.healthy : null,
+        failing_since: st?.failing_since ? new Date(st.failing_since).toISOString() : null,
+        last_error: st?.last_error
+          ? {
+              at: new Date(st.last_error.at).toISOString(),
+              message: st.last_error.message,
+              status: st.last_error.status ?? null,
+            }
+          : null,
+      };
+    };
     const sinks = store.queueStats().map((q) => ({
       sink: q.sink,
       configured: configured.has(q.sink),
@@ -41,10 +69,19 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
       oldest_pending_age_s:
         q.oldestIngestedAt === null ? null : Math.round((now - q.oldestIngestedAt) / 1000),
       dlq: q.dlq,
+      ...stateOf(q.sink),
     }));
     for (const name of configured) {
-      if (!sinks.some((s) => s.sink === name))
-        sinks.push({ sink: name, configured: true, depth: 0, oldest_pending_age_s: null, dlq: 0 });
+      if (!sinks.some((s) => s.sink === name)) {
+        sinks.push({
+          sink: name,
+          configured: true,
+          depth: 0,
+          oldest_pending_age_s: null,
+          dlq: 0,
+          ...stateOf(name),
+        });
+      }
     }
     const files = store.allCheckpoints().map((c) => {
       let size: number | null = null;
@@ -63,6 +100,7 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
       };
     });
     const report = {
+      state_published_at: published.at ? new Date(published.at).toISOString() : null,
       data_dir: cfg.data_dir,
       buffer_bytes: store.bytesUsed(),
       buffer_max_bytes: cfg.buffer.max_bytes,
@@ -84,7 +122,9 @@ export function statusCommand(opts: { config?: string; json?: boolean }): number
       out(
         `${(s.sink + (s.configured ? '' : ' (removed)')).padEnd(20)} ${String(s.depth).padStart(10)} ${age(
           s.oldest_pending_age_s === null ? null : s.oldest_pending_age_s * 1000,
-        ).padStart(8)} ${String(s.dlq).padStart(8)}`,
+        ).padStart(8)} ${String(s.dlq).padStart(8)}  ${
+          s.last_error ? `${s.last_error.at} ${s.last_error.message}` : '-'
+        }`,
       );
     }
     if (files.length) {

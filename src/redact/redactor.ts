@@ -75,6 +75,16 @@ interface KeyInfo {
 }
 
 const KEY_CACHE_LIMIT = 10_000;
+/** Scan-result memo: entries per generation, and the longest string memoised. */
+const SCAN_CACHE_GENERATION = 4096;
+const SCAN_CACHE_MAX_LENGTH = 512;
+
+interface ScanResult {
+  text: string;
+  /** Rules that fired, replayed on every hit; null when nothing did. */
+  rules: string[] | null;
+}
+const CLEAN: ScanResult = { text: '', rules: null };
 const ACTOR_SCANNED = ['email', 'ip', 'user_agent'] as const;
 const TARGET_SCANNED = ['type', 'name', 'app', 'resource'] as const;
 /** Marks array slots a `drop` rule removed, compacted after the pass. */
@@ -309,11 +319,48 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
         fired.add('sql_literals');
       }
     }
+    return detect(text);
+  }
+
+  /**
+   * Detectors over plain text, memoised: audit streams repeat the same query text,
+   * user agents, names and settings event after event. Two generations keep hot
+   * entries across a flush; in-process memory only, bounded by entry count and
+   * length (the values are in this process's memory anyway).
+   */
+  let young = new Map<string, ScanResult>();
+  let old = new Map<string, ScanResult>();
+  function detect(text: string): string {
+    const cacheable = text.length <= SCAN_CACHE_MAX_LENGTH;
+    if (cacheable) {
+      let hit = young.get(text);
+      if (hit === undefined) {
+        hit = old.get(text);
+        if (hit !== undefined) remember(text, hit);
+      }
+      if (hit !== undefined) {
+        if (hit.rules !== null) for (const r of hit.rules) tally.add(r);
+        return hit.text;
+      }
+    }
     scanText(text, spans);
-    if (spans.length === 0) return text;
-    const out = applySpans(text, spans, tally);
-    spans.length = 0;
-    return out;
+    let result: ScanResult = CLEAN;
+    if (spans.length > 0) {
+      const hits: string[] = [];
+      const out = applySpans(text, spans, { add: (r) => hits.push(r) });
+      spans.length = 0;
+      for (const r of hits) tally.add(r);
+      result = { text: out, rules: hits };
+    }
+    if (cacheable) remember(text, result === CLEAN ? { text, rules: null } : result);
+    return result === CLEAN ? text : result.text;
+  }
+  function remember(key: string, r: ScanResult): void {
+    if (young.size >= SCAN_CACHE_GENERATION) {
+      old = young;
+      young = new Map();
+    }
+    young.set(key, r);
   }
 
   function walk(

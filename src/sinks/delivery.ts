@@ -54,6 +54,8 @@ export interface SinkState {
   healthy: boolean;
   /** Epoch ms since when the sink is unhealthy (auth failures), null when healthy. */
   unhealthySince: number | null;
+  /** Epoch ms since when deliveries keep failing (any verdict but ok), null when the last one succeeded. */
+  failingSince: number | null;
   lastError: { at: number; message: string; status?: number } | null;
   inFlight: number;
   delivered: number;
@@ -87,6 +89,8 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
   const abort = new AbortController();
   const halt = new AbortController();
   let running = false;
+  /** Shutdown: send what is queued without waiting for batches to fill, until empty or the deadline. */
+  let draining = false;
   let cursor = 0;
   let inFlight = 0;
   let wake: (() => void) | null = null;
@@ -97,6 +101,7 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
     sink: name,
     healthy: true,
     unhealthySince: null,
+    failingSince: null,
     lastError: null,
     inFlight: 0,
     delivered: 0,
@@ -206,6 +211,8 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
     for (;;) {
       if (abort.signal.aborted) throw new Stopped();
       const v = await sendOnce(batch);
+      if (v.kind === 'ok') state.failingSince = null;
+      else if (v.kind === 'retry' || v.kind === 'unhealthy') state.failingSince ??= now();
       switch (v.kind) {
         case 'ok': {
           o.store.ackBatch(
@@ -312,11 +319,12 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
       }
       if (batch.length === 0) {
         checkIdle();
-        await waitForWork(1000);
+        if (draining && inFlight === 0) break;
+        await waitForWork(draining ? 50 : 1000);
         continue;
       }
       const full = batch.length >= o.limits.maxEvents || bytesOf(batch) >= o.limits.maxBytes;
-      if (!full) {
+      if (!full && !draining) {
         // A partial batch waits until its oldest event is `timeoutMs` old, to fill up.
         const age = now() - batch[0]!.ingestedAt;
         if (age < o.limits.timeoutMs) {
@@ -344,27 +352,34 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
       wake?.();
     },
     async stop(deadline) {
-      running = false;
+      // Drain: keep sending what is queued (no batch-fill waits) until the queue is empty,
+      // a send fails (backoff sleeps are cancelled at once: a failing sink is not waited
+      // for), or the deadline passes; then abort what is still in flight. Anything unsent
+      // stays buffered for the next start.
+      draining = true;
       halt.abort();
       wake?.();
-      await mainLoop;
-      const remaining = deadline - now();
-      if (inflightDone.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>(
-          (r) => (timer = setTimeout(() => r('timeout'), Math.max(0, remaining))),
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>(
+        (r) => (timer = setTimeout(() => r('timeout'), Math.max(0, deadline - now()))),
+      );
+      const drained = (async () => {
+        await mainLoop;
+        await Promise.all([...inflightDone]);
+        return 'done' as const;
+      })();
+      const r = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      running = false;
+      wake?.();
+      if (r === 'timeout') {
+        log.warn(
+          { inFlight, queued: o.store.queueDepth(name) },
+          'shutdown timeout reached; undelivered events stay buffered for the next start',
         );
-        const all = Promise.all([...inflightDone]).then(() => 'done' as const);
-        const r = await Promise.race([all, timedOut]);
-        clearTimeout(timer);
-        if (r === 'timeout') {
-          log.warn(
-            { inFlight },
-            'shutdown timeout reached; in-flight batches stay buffered for the next start',
-          );
-        }
       }
       abort.abort();
+      await mainLoop;
       await Promise.allSettled([...inflightDone]);
       await o.sink.close();
     },

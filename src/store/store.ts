@@ -92,6 +92,9 @@ export interface Store {
   collectGarbage(): number;
   /** Cheap write probe for health checks. */
   probeWritable(): void;
+  /** Small JSON state the agent publishes for `status` (e.g. per-sink last error). */
+  setState(key: string, value: unknown): void;
+  getState(key: string): unknown;
   close(): void;
 }
 
@@ -415,6 +418,13 @@ export function openStore(opts: StoreOptions): Store {
     probeWritable() {
       stmt.setMeta.run('last_probe', String(now()));
     },
+    setState(key, value) {
+      stmt.setMeta.run(`state:${key}`, JSON.stringify(value));
+    },
+    getState(key) {
+      const r = stmt.getMeta.get(`state:${key}`) as { value: string } | undefined;
+      return r ? (JSON.parse(r.value) as unknown) : undefined;
+    },
     close() {
       if (db.open) {
         // Fold the WAL back into the main file so a stopped agent leaves one consistent file.
@@ -571,6 +581,12 @@ function readonlyStore(
     queueDepth: (sink) => depth.get(sinkIdOf(sink)) ?? 0,
     collectGarbage: () => 0,
     probeWritable: refuse,
+    setState: refuse,
+    getState: (key) => {
+      const r = db.prepare('SELECT value FROM meta WHERE key = ?').get(`state:${key}`) as
+        { value: string } | undefined;
+      return r ? (JSON.parse(r.value) as unknown) : undefined;
+    },
     close: () => db.close(),
   };
 }

@@ -191,6 +191,17 @@ describe('delivery loop', () => {
     expect(store.queueDepth('s')).toBe(3);
   });
 
+  it('drains queued events on stop without waiting for batches to fill', async () => {
+    ingest(25);
+    const f = fakeSink(() => ({ kind: 'ok' }));
+    const l = loop(f.driver, { limits: { maxEvents: 10, maxBytes: 1e6, timeoutMs: 60_000 } });
+    l.start();
+    await new Promise((r) => setTimeout(r, 50));
+    await l.stop(Date.now() + 5_000);
+    expect(f.delivered).toEqual(ids(25));
+    expect(store.queueDepth('s')).toBe(0);
+  });
+
   it('aborts an in-flight request at the shutdown deadline, leaving it queued', async () => {
     ingest(1);
     const f = fakeSink(() => new Promise<Verdict>(() => {}));

@@ -3,6 +3,7 @@
  * the syntax to check what the image promises. It follows the Dockerfile reference on
  * parser directives, comments (also between continuation lines), `\` continuations, exec
  * (JSON array) versus shell form, and `ARG` before `FROM`; it does not evaluate RUN.
+ * Continuation lines are joined as Docker joins them: backslash and newline removed.
  */
 import picomatch from 'picomatch';
 
@@ -11,7 +12,7 @@ export interface Instruction {
   keyword: string;
   /** Flags such as `--from=build`, `--chown=...`, `--interval=30s`, in order. */
   flags: string[];
-  /** Everything after the keyword and flags, continuations joined with a space. */
+  /** Everything after the keyword and flags, continuation lines joined. */
   rest: string;
   /** The parsed JSON array when `rest` is in exec form. */
   exec?: string[];
@@ -51,7 +52,7 @@ export function parseDockerfile(text: string): Dockerfile {
       buf = piece;
       start = i + 1;
     } else {
-      buf += ' ' + piece.trim();
+      buf += piece; // Docker joins continuation lines as they are, without a separator
     }
     if (!continued) {
       logical.push({ text: buf.trim(), line: start });

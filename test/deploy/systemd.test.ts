@@ -1,0 +1,221 @@
+/**
+ * deploy/systemd/: the unit passes `systemd-analyze verify` (and its offline security
+ * score) where systemd-analyze exists, carries the hardening it promises, and agrees with
+ * the config it ships (deploy/systemd/auditshipper.yaml): every path the agent writes is
+ * writable under ProtectSystem=strict, the logs it reads are visible, the drain fits in
+ * TimeoutStopSec, and the config validates with the variables env.example provides.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFromText } from '../../src/config/index.js';
+import { parseDuration } from '../../src/config/units.js';
+import { CLI, ROOT, runCli, tempDir } from '../helpers/agent.js';
+
+const UNIT_TEXT = readFileSync(join(ROOT, 'deploy', 'systemd', 'auditshipper.service'), 'utf8');
+const CONFIG_TEXT = readFileSync(join(ROOT, 'deploy', 'systemd', 'auditshipper.yaml'), 'utf8');
+const ENV_EXAMPLE = readFileSync(join(ROOT, 'deploy', 'systemd', 'env.example'), 'utf8');
+
+type Unit = Map<string, Map<string, string[]>>;
+
+/** systemd unit syntax: [Section], Key=Value, repeated keys accumulate, `\` continues a line. */
+function parseUnit(text: string): Unit {
+  const unit: Unit = new Map();
+  let section: Map<string, string[]> | undefined;
+  const lines = text.replace(/\\\n/g, ' ').split('\n');
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const s = /^\[([A-Za-z]+)\]$/.exec(line);
+    if (s) {
+      section = unit.get(s[1]!) ?? new Map();
+      unit.set(s[1]!, section);
+      continue;
+    }
+    const kv = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(line);
+    if (!kv || !section) throw new Error(`line ${i + 1}: not a Key=Value in a section: ${line}`);
+    section.set(kv[1]!, [...(section.get(kv[1]!) ?? []), kv[2]!.trim()]);
+  }
+  return unit;
+}
+
+const unit = parseUnit(UNIT_TEXT);
+const service = unit.get('Service')!;
+const all = (k: string) => service.get(k) ?? [];
+const last = (k: string) => all(k).at(-1);
+const yes = (k: string) => ['yes', 'true', '1', 'on'].includes(last(k) ?? '');
+
+/** KEY=value lines of an environment file (comments and blanks skipped). */
+function parseEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
+const unitEnv = Object.fromEntries(
+  all('Environment').flatMap((v) => v.split(/\s+/)).map((kv) => kv.split('=', 2) as [string, string]),
+);
+const exampleEnv = parseEnvFile(ENV_EXAMPLE);
+const { config } = loadConfigFromText(CONFIG_TEXT, 'deploy/systemd/auditshipper.yaml', {
+  env: { ...exampleEnv, ...unitEnv },
+  readFile: () => {
+    throw Object.assign(new Error('no files'), { code: 'ENOENT' });
+  },
+});
+
+/** `systemd-analyze` if this machine has it, with its version. */
+const analyze = (() => {
+  const r = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  return { version: Number(/systemd (\d+)/.exec(r.stdout)?.[1] ?? 0) };
+})();
+
+/**
+ * A copy of the unit that `systemd-analyze verify` can check here: ExecStart points at this
+ * machine's node and the built CLI (verify insists the binary exists); everything else is
+ * exactly as shipped.
+ */
+function verifiableCopy(text: string): string {
+  const dir = tempDir('as-systemd-');
+  const file = join(dir, 'auditshipper.service');
+  writeFileSync(file, text.replace(/^ExecStart=\S+ \S+/m, `ExecStart=${process.execPath} ${CLI}`));
+  return file;
+}
+
+/** Lines systemd-analyze printed about this unit file (warnings do not change its exit code). */
+function verifyProblems(file: string): string[] {
+  const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+  const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes(posix.basename(file)) || l.includes(file));
+  return r.status === 0 ? lines : [`exit ${r.status}`, ...lines];
+}
+
+describe('deploy/systemd/auditshipper.service', () => {
+  it('is a restart-always simple service that reloads on HUP', () => {
+    expect(last('Type')).toBe('simple');
+    expect(last('Restart')).toBe('always');
+    expect(last('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
+    expect(last('ExecStart')).toMatch(/^\/\S*node \/opt\/auditshipper\/\S+\/dist\/cli\/main\.js run$/);
+    expect(unit.get('Install')?.get('WantedBy')).toEqual(['multi-user.target']);
+  });
+
+  it('runs as a dedicated user with no capabilities and no privilege gain', () => {
+    expect(last('User')).toBe('auditshipper');
+    expect(last('DynamicUser') ?? 'no').toBe('no');
+    expect(last('CapabilityBoundingSet')).toBe('');
+    expect(last('AmbientCapabilities')).toBe('');
+    expect(yes('NoNewPrivileges')).toBe(true);
+  });
+
+  it('carries the file-system and kernel hardening', () => {
+    expect(last('ProtectSystem')).toBe('strict');
+    for (const k of [
+      'ProtectHome',
+      'PrivateTmp',
+      'PrivateDevices',
+      'ProtectKernelTunables',
+      'ProtectKernelModules',
+      'ProtectKernelLogs',
+      'ProtectControlGroups',
+      'RestrictNamespaces',
+      'RestrictSUIDSGID',
+      'LockPersonality',
+    ]) {
+      expect(yes(k), k).toBe(true);
+    }
+    expect(last('RestrictAddressFamilies')).toBe('AF_INET AF_INET6 AF_UNIX');
+    expect(all('SystemCallFilter')[0]).toBe('@system-service');
+    // V8's JIT needs writable+executable memory: this setting would crash node at start.
+    expect(yes('MemoryDenyWriteExecute')).toBe(false);
+  });
+
+  it('owns its state directory and reads secrets from an optional environment file', () => {
+    expect(last('StateDirectory')).toBe('auditshipper');
+    expect(last('ConfigurationDirectory')).toBe('auditshipper');
+    expect(all('EnvironmentFile')).toEqual(['-/etc/auditshipper/env']);
+    expect(unitEnv.AUDITSHIPPER_CONFIG).toBe('/etc/auditshipper/auditshipper.yaml');
+  });
+
+  it('gives the drain more time than shutdown_timeout', () => {
+    const stop = parseDuration(last('TimeoutStopSec')!.replace(/sec$/, 's'));
+    expect(stop).toBeGreaterThan(config.shutdown_timeout);
+  });
+
+  it('lets the agent write only where its config writes, and see the logs it reads read-only', () => {
+    const writable = [
+      ...all('StateDirectory').map((d) => `/var/lib/${d}`),
+      ...all('LogsDirectory').map((d) => `/var/log/${d}`),
+      ...all('ReadWritePaths'),
+    ];
+    const under = (p: string, roots: string[]) => roots.some((r) => p === r || p.startsWith(r + '/'));
+    expect(under(config.data_dir, writable)).toBe(true);
+    for (const [name, s] of Object.entries(config.sinks)) {
+      if (s.type === 'file') expect(under(s.path, writable), `sink ${name}`).toBe(true);
+    }
+    const readOnly = [...all('BindReadOnlyPaths'), ...all('ReadOnlyPaths')].flatMap((v) => v.split(/\s+/));
+    expect(readOnly).toContain('/var/lib/docker/containers');
+    for (const s of Object.values(config.sources)) {
+      if (s.type !== 'file') continue;
+      expect(s.format).toBe('docker');
+      for (const g of s.include) expect(under(g, readOnly), g).toBe(true);
+    }
+  });
+
+  it.skipIf(!analyze)('passes `systemd-analyze verify` with nothing to say about it', () => {
+    expect(verifyProblems(verifiableCopy(UNIT_TEXT))).toEqual([]);
+  });
+
+  it.skipIf(!analyze)('the verify check notices a misspelt key and a bad value', () => {
+    const typo = verifyProblems(verifiableCopy(UNIT_TEXT.replace('ProtectSystem=strict', 'ProtectSytem=strict')));
+    expect(typo.join('\n')).toMatch(/Unknown key/);
+    const bad = verifyProblems(verifiableCopy(UNIT_TEXT.replace('Restart=always', 'Restart=sometimes')));
+    expect(bad.join('\n')).toMatch(/restart/i);
+  });
+
+  it.skipIf(!analyze || analyze.version < 250)('scores an exposure of 2.0 or less in `systemd-analyze security`', () => {
+    const file = verifiableCopy(UNIT_TEXT);
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--threshold=20', '--no-pager', file], {
+      encoding: 'utf8',
+    });
+    const score = /Overall exposure level for \S+: ([\d.]+)/.exec(r.stdout)?.[1];
+    expect(Number(score), r.stdout.split('\n').filter((l) => l.includes('✗')).join('\n')).toBeLessThanOrEqual(2);
+    expect(r.status).toBe(0);
+  });
+
+  if (!analyze) it.skip('systemd-analyze is not installed here: unit verification skipped', () => {});
+});
+
+describe('deploy/systemd/auditshipper.yaml', () => {
+  it('every variable it needs is in env.example or the unit, and nothing else', () => {
+    const refs = [...CONFIG_TEXT.matchAll(/^[^#\n]*?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/gm)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const r of refs) expect({ ...exampleEnv, ...unitEnv }, r).toHaveProperty(r);
+  });
+
+  it('passes `auditshipper validate` (the built CLI) with env.example loaded', () => {
+    const r = runCli(['validate', '-c', join(ROOT, 'deploy', 'systemd', 'auditshipper.yaml')], {
+      env: { ...exampleEnv, ...unitEnv },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('refuses to start without the secrets file, naming the variable and its line', () => {
+    const r = runCli(['validate', '-c', join(ROOT, 'deploy', 'systemd', 'auditshipper.yaml')], {
+      env: { DD_API_KEY: '' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/auditshipper\.yaml:\d+:\d+: environment variable DD_API_KEY is not set/);
+  });
+
+  it('reads Docker json-file logs from where Docker writes them', () => {
+    const s = config.sources.retool!;
+    if (s.type !== 'file') throw new Error('not a file source');
+    expect(s.include).toEqual(['/var/lib/docker/containers/*/*-json.log*']);
+    expect(s.format).toBe('docker');
+    expect(existsSync(join(ROOT, 'deploy', 'systemd', 'README.md'))).toBe(true);
+  });
+});

@@ -76,7 +76,13 @@ describe('probeSink', () => {
       { deadlineMs: 5000 },
     );
     expect(seen).toEqual([[ev.id]]);
-    expect(r).toMatchObject({ ok: true, verdict: 'ok', status: null, reason: null, event_id: ev.id });
+    expect(r).toMatchObject({
+      ok: true,
+      verdict: 'ok',
+      status: null,
+      reason: null,
+      event_id: ev.id,
+    });
     expect(r.latency_ms).toBeGreaterThanOrEqual(0);
     expect(formatProbeResult(r).join('\n')).toMatch(/result: ok/);
   });
@@ -86,8 +92,17 @@ describe('probeSink', () => {
     [{ kind: 'unhealthy', reason: 'u', status: 403 }, 'unhealthy'],
     [{ kind: 'split', reason: 's', status: 413 }, 'split'],
   ])('reports a %o verdict as a failure with its status, reason and a hint', async (v, kind) => {
-    const r = await probeSink(fakeDriver(() => Promise.resolve(v)), ev, { deadlineMs: 5000 });
-    expect(r).toMatchObject({ ok: false, verdict: kind, status: v.kind === 'ok' ? null : v.status, reason: v.kind === 'ok' ? null : v.reason });
+    const r = await probeSink(
+      fakeDriver(() => Promise.resolve(v)),
+      ev,
+      { deadlineMs: 5000 },
+    );
+    expect(r).toMatchObject({
+      ok: false,
+      verdict: kind,
+      status: v.kind === 'ok' ? null : v.status,
+      reason: v.kind === 'ok' ? null : v.reason,
+    });
     const text = formatProbeResult(r).join('\n');
     expect(text).toMatch(/FAILED/);
     expect(text).toMatch(/hint: /);
@@ -148,8 +163,17 @@ describe('probeSink', () => {
 
 describe('probeDeadlineMs', () => {
   it('adds a bounded ack wait for Splunk with acknowledgements', () => {
-    const base = { batch: { max_events: 1, max_bytes: 1, timeout: 1 }, retry: { initial_backoff: 1, max_backoff: 1 } };
-    expect(probeDeadlineMs({ ...base, type: 'http', request: { timeout: 1000, concurrency: 1 } } as never)).toBe(3000);
+    const base = {
+      batch: { max_events: 1, max_bytes: 1, timeout: 1 },
+      retry: { initial_backoff: 1, max_backoff: 1 },
+    };
+    expect(
+      probeDeadlineMs({
+        ...base,
+        type: 'http',
+        request: { timeout: 1000, concurrency: 1 },
+      } as never),
+    ).toBe(3000);
     expect(
       probeDeadlineMs({
         ...base,
@@ -270,7 +294,9 @@ ${over}`;
     expect(out).toMatch(/network error ECONNREFUSED/);
     out = '';
     siem.setMode('hang');
-    code = await probeCommand('siem', { config: config(siemSink().replace('timeout: 2s', 'timeout: 300ms')) });
+    code = await probeCommand('siem', {
+      config: config(siemSink().replace('timeout: 2s', 'timeout: 300ms')),
+    });
     expect(code).toBe(3);
     expect(out).toMatch(/timed out|no answer/);
   });
@@ -286,7 +312,10 @@ ${over}`;
     expect(code).toBe(0);
     expect(out).toMatch(/healthcheck: ok/);
     expect(dd.received.length).toBe(before + 1);
-    expect(dd.received.at(-1)).toMatchObject({ ddsource: 'auditshipper', evt: { name: PROBE_ACTION } });
+    expect(dd.received.at(-1)).toMatchObject({
+      ddsource: 'auditshipper',
+      evt: { name: PROBE_ACTION },
+    });
 
     out = '';
     const wrong = 'wrong-key-abcdef0123456789';
@@ -316,17 +345,25 @@ ${over}`;
 
   it('file sink: the marked event is written', async () => {
     const path = join(dir, 'out', 'probe.ndjson');
-    const code = await probeCommand('archive', { config: config(`  archive: { type: file, path: ${path} }`) });
+    const code = await probeCommand('archive', {
+      config: config(`  archive: { type: file, path: ${path} }`),
+    });
     expect(code).toBe(0);
     const line = JSON.parse(readFileSync(path, 'utf8').trim()) as Record<string, unknown>;
     expect(line).toMatchObject({ product: 'auditshipper', action: PROBE_ACTION });
   });
 
   it('usage errors list the configured sinks', async () => {
-    const cfgPath = config(`${siemSink()}  archive: { type: file, path: ${join(dir, 'o.ndjson')} }\n`);
+    const cfgPath = config(
+      `${siemSink()}  archive: { type: file, path: ${join(dir, 'o.ndjson')} }\n`,
+    );
     await expect(probeCommand('nope', { config: cfgPath })).rejects.toThrow(UsageError);
-    await expect(probeCommand('nope', { config: cfgPath })).rejects.toThrow(/unknown sink "nope"; configured sinks: siem, archive/);
-    await expect(probeCommand(undefined, { config: cfgPath })).rejects.toThrow(/configured sinks: siem, archive/);
+    await expect(probeCommand('nope', { config: cfgPath })).rejects.toThrow(
+      /unknown sink "nope"; configured sinks: siem, archive/,
+    );
+    await expect(probeCommand(undefined, { config: cfgPath })).rejects.toThrow(
+      /configured sinks: siem, archive/,
+    );
     // Inherited object keys are not sinks.
     await expect(probeCommand('constructor', { config: cfgPath })).rejects.toThrow(/unknown sink/);
   });

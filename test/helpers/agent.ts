@@ -74,13 +74,13 @@ export function runCli(
 
 export async function waitFor<T>(
   what: string,
-  fn: () => T | undefined | false,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 30_000,
   everyMs = 100,
 ): Promise<T> {
   const t0 = Date.now();
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() - t0 > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -56,12 +56,14 @@ routes:
     dir,
     cfg,
     agent: undefined as Running | undefined,
+    env: {} as Record<string, string>,
     write(n: number) {
       const lines: string[] = [];
       for (let k = 0; k < n; k++) lines.push(retoolAuditLine(next++, r));
       appendFileSync(join(dir, 'logs', 'app.log'), lines.join('\n') + '\n');
     },
     start(env: Record<string, string> = {}) {
+      s.env = env;
       s.agent = startCli(['run', '-c', cfg], { env });
       return s.agent;
     },
@@ -71,8 +73,9 @@ routes:
       expect(ex.code, s.agent!.stderr()).toBe(0);
     },
     async depth(sink: string): Promise<number> {
-      const st = startCli(['status', '--json', '-c', cfg]);
-      await st.exited;
+      // Same environment as the agent: the config interpolates secrets from it.
+      const st = startCli(['status', '--json', '-c', cfg], { env: s.env });
+      expect((await st.exited).code, st.stderr()).toBe(0);
       const j = JSON.parse(st.stdout()) as { sinks: { sink: string; depth: number }[] };
       return j.sinks.find((x) => x.sink === sink)?.depth ?? 0;
     },

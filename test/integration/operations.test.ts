@@ -1,0 +1,335 @@
+/**
+ * Running it in production, through the built CLI: exact metrics after a known workload,
+ * /healthz and /readyz flipping with a sink outage and an unwritable buffer, and the
+ * signal lifecycle (SIGTERM under load, a second SIGTERM, SIGHUP).
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  readNdjsonTree,
+  runCli,
+  startCli,
+  tempDir,
+  waitFor,
+  writeConfig,
+  type Running,
+} from '../helpers/agent.js';
+import { metric, parseExposition } from '../helpers/metrics.js';
+import { startGenericReceiver } from '../helpers/receivers/index.js';
+import { retoolAuditLine, rng } from '../helpers/workload.js';
+
+const apiPort = async (a: Running) => {
+  const m = await waitFor(
+    'api port',
+    () => /"msg":"api listening"/.test(a.stderr()) && /"port":(\d+)/.exec(a.stderr()),
+    30_000,
+  );
+  return Number(m[1]);
+};
+const get = async (port: number, path: string) => {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: r.status, body: await r.text() };
+};
+
+function baseConfig(dir: string, sinks: string, routes: string, extra = '') {
+  return writeConfig(
+    dir,
+    `data_dir: ${join(dir, 'data')}
+log: { level: info }
+api: { listen: "127.0.0.1:0", unhealthy_after: 1s }
+sources:
+  app:
+    type: file
+    include: ["${join(dir, 'logs')}/*.log"]
+    format: json
+    max_line_bytes: 2KiB
+    rescan_interval: 200ms
+sinks:
+${sinks}
+routes:
+${routes}
+${extra}`,
+  );
+}
+
+const fileSink = (dir: string, name: string) =>
+  `  ${name}:\n    type: file\n    path: ${join(dir, 'out', name)}.ndjson\n    batch: { timeout: 100ms }`;
+
+describe('operations (integration)', () => {
+  const cleanups: (() => void)[] = [];
+  afterAll(() => cleanups.forEach((c) => c()));
+
+  it('exposes exact counts in /metrics after a known workload', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const actions = ['QUERY_RUN', 'LOGIN', 'DELETE_GROUP', 'UPDATE_RESOURCE'];
+    const lines: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      lines.push(
+        JSON.stringify({
+          id: i,
+          userId: 1,
+          actionType: actions[i % 4],
+          createdAt: '2026-11-21T10:00:00Z',
+          metadata: { headers: { Authorization: 'Bearer x' } },
+        }),
+      );
+    }
+    for (let i = 0; i < 50; i++) lines.push(JSON.stringify({ level: 'info', msg: `GET /x/${i}` }));
+    for (let i = 0; i < 10; i++) lines.push(`{"actionType": "QUERY_RUN", broken ${i}`);
+    lines.push('y'.repeat(5000)); // oversized: cut at max_line_bytes, then not an audit event
+    writeFileSync(join(dir, 'logs', 'app.log'), lines.join('\n') + '\n');
+    const cfg = baseConfig(
+      dir,
+      `${fileSink(dir, 'archive')}\n${fileSink(dir, 'sec')}`,
+      '  - name: everything\n    to: [archive]\n  - name: security\n    when: { severity: critical }\n    to: [sec]',
+    );
+    const a = startCli(['run', '-c', cfg]);
+    const port = await apiPort(a);
+    await waitFor(
+      'delivery',
+      () => readNdjsonTree(join(dir, 'out')).length >= 150 || undefined,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const s = parseExposition((await get(port, '/metrics')).body);
+    a.child.kill('SIGTERM');
+    await a.exited;
+    expect(metric(s, 'auditshipper_lines_read_total', { source: 'app' })).toBe(181);
+    expect(metric(s, 'auditshipper_records_total', { outcome: 'audit' })).toBe(120);
+    expect(metric(s, 'auditshipper_records_total', { outcome: 'non_audit' })).toBe(51);
+    expect(metric(s, 'auditshipper_records_total', { outcome: 'malformed' })).toBe(10);
+    expect(metric(s, 'auditshipper_records_total', { outcome: 'oversized' })).toBe(1);
+    expect(
+      metric(s, 'auditshipper_events_ingested_total', { product: 'retool', severity: 'info' }),
+    ).toBe(60);
+    expect(
+      metric(s, 'auditshipper_events_ingested_total', { product: 'retool', severity: 'warn' }),
+    ).toBe(30);
+    expect(
+      metric(s, 'auditshipper_events_ingested_total', { product: 'retool', severity: 'critical' }),
+    ).toBe(30);
+    expect(metric(s, 'auditshipper_events_routed_total', { route: 'everything' })).toBe(120);
+    expect(metric(s, 'auditshipper_events_routed_total', { route: 'security' })).toBe(30);
+    expect(metric(s, 'auditshipper_events_delivered_total', { sink: 'archive' })).toBe(120);
+    expect(metric(s, 'auditshipper_events_delivered_total', { sink: 'sec' })).toBe(30);
+    expect(metric(s, 'auditshipper_queue_depth_events', { sink: 'archive' })).toBe(0);
+    expect(metric(s, 'auditshipper_redactions_total', { rule: 'headers' })).toBe(120);
+    expect(metric(s, 'auditshipper_events_unrouted_total')).toBe(0);
+    expect(metric(s, 'auditshipper_buffer_max_bytes')).toBe(2 * 1024 ** 3);
+    expect(metric(s, 'auditshipper_source_lag_bytes', { source: 'app' })).toBe(0);
+    expect(metric(s, 'auditshipper_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(metric(s, 'auditshipper_sink_healthy', { sink: 'archive' })).toBe(1);
+    expect(metric(s, 'auditshipper_delivered_bytes_total', { sink: 'archive' })).toBeGreaterThan(
+      120 * 100,
+    );
+  }, 60_000);
+
+  it('/readyz fails while a sink keeps failing and recovers with it; /healthz stays up', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const rcv = await startGenericReceiver();
+    cleanups.push(() => void rcv.close());
+    const cfg = baseConfig(
+      dir,
+      `  siem:\n    type: http\n    url: ${rcv.url}\n    encoding: ndjson\n    batch: { timeout: 100ms }\n    retry: { initial_backoff: 100ms, max_backoff: 300ms }`,
+      '  - name: all\n    to: [siem]',
+    );
+    const a = startCli(['run', '-c', cfg]);
+    const port = await apiPort(a);
+    expect((await get(port, '/readyz')).status).toBe(200);
+    await rcv.stop();
+    appendFileSync(join(dir, 'logs', 'app.log'), retoolAuditLine(1, rng(1)) + '\n');
+    const down = await waitFor(
+      'readyz 503',
+      async () => (await get(port, '/readyz')).status === 503 || undefined,
+      20_000,
+      200,
+    );
+    expect(down).toBe(true);
+    const body = JSON.parse((await get(port, '/readyz')).body);
+    expect(body.checks['sink:siem']).toMatchObject({ ok: false });
+    expect(body.checks['sink:siem'].message).toMatch(/deliveries failing since/);
+    expect((await get(port, '/healthz')).status).toBe(200);
+    await rcv.restart();
+    await waitFor(
+      'readyz 200 again',
+      async () => (await get(port, '/readyz')).status === 200 || undefined,
+      20_000,
+      200,
+    );
+    await waitFor('delivered', () => rcv.received.length >= 1 || undefined, 10_000);
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+  }, 60_000);
+
+  it('/healthz fails while the buffer cannot be written (disk full) and recovers; nothing is lost', async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', data], { stdio: 'ignore' });
+    } catch {
+      console.warn('skipping the disk-full test: cannot mount a small tmpfs here (needs root)');
+      return;
+    }
+    cleanups.push(() => {
+      try {
+        execFileSync('umount', ['-l', data], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    });
+    mkdirSync(join(dir, 'logs'));
+    const cfg = baseConfig(dir, fileSink(dir, 'archive'), '  - name: all\n    to: [archive]');
+    const a = startCli(['run', '-c', cfg]);
+    const port = await apiPort(a);
+    expect((await get(port, '/healthz')).status).toBe(200);
+    // Fill the filesystem under the buffer, then write events.
+    const filler = join(data, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+    } catch {
+      // dd stops with ENOSPC: that is the point
+    }
+    const r = rng(3);
+    appendFileSync(
+      join(dir, 'logs', 'app.log'),
+      Array.from({ length: 3_000 }, (_, i) => retoolAuditLine(i, r)).join('\n') + '\n',
+    );
+    await waitFor(
+      'a batch refused by the full disk',
+      () => /could not store a batch/.test(a.stderr()) || undefined,
+      20_000,
+    );
+    await waitFor(
+      'healthz 503',
+      async () => (await get(port, '/healthz')).status === 503 || undefined,
+      20_000,
+      200,
+    );
+    const bad = JSON.parse((await get(port, '/healthz')).body);
+    expect(bad.checks.database.ok).toBe(false);
+    expect(bad.checks.database.message).toMatch(/full/i);
+    rmSync(filler);
+    await waitFor(
+      'healthz 200',
+      async () => (await get(port, '/healthz')).status === 200 || undefined,
+      20_000,
+      200,
+    );
+    await waitFor(
+      'all delivered after the disk freed up',
+      () => readNdjsonTree(join(dir, 'out')).length >= 3_000 || undefined,
+      30_000,
+    );
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+    const ids = new Set(readNdjsonTree(join(dir, 'out')).map((e) => e.app_event_id));
+    expect(ids.size).toBe(3_000);
+  }, 90_000);
+
+  it('SIGTERM during heavy delivery exits 0 within shutdown_timeout and loses nothing', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const rcv = await startGenericReceiver();
+    cleanups.push(() => void rcv.close());
+    rcv.setMode({ delayMs: 200 });
+    const r = rng(9);
+    writeFileSync(
+      join(dir, 'logs', 'app.log'),
+      Array.from({ length: 20_000 }, (_, i) => retoolAuditLine(i, r)).join('\n') + '\n',
+    );
+    const cfg = baseConfig(
+      dir,
+      `  siem:\n    type: http\n    url: ${rcv.url}\n    encoding: ndjson\n    batch: { max_events: 500 }`,
+      '  - name: all\n    to: [siem]',
+      'shutdown_timeout: 3s\n',
+    );
+    const a = startCli(['run', '-c', cfg]);
+    await waitFor('delivery under way', () => rcv.received.length >= 500 || undefined, 30_000);
+    const t0 = Date.now();
+    a.child.kill('SIGTERM');
+    const ex = await a.exited;
+    expect(ex.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3_000 + 2_000);
+    rcv.setMode('normal');
+    const b = startCli(['run', '-c', cfg]);
+    await waitFor(
+      'everything delivered after restart',
+      () =>
+        new Set(rcv.received.map((e) => (e as { app_event_id: string }).app_event_id)).size >=
+          20_000 || undefined,
+      60_000,
+      250,
+    );
+    b.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+  }, 120_000);
+
+  it('a second SIGTERM exits at once; the buffer opens cleanly and nothing is lost', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const rcv = await startGenericReceiver();
+    cleanups.push(() => void rcv.close());
+    rcv.setMode('hang');
+    const r = rng(4);
+    writeFileSync(
+      join(dir, 'logs', 'app.log'),
+      Array.from({ length: 2_000 }, (_, i) => retoolAuditLine(i, r)).join('\n') + '\n',
+    );
+    const cfg = baseConfig(
+      dir,
+      `  siem:\n    type: http\n    url: ${rcv.url}\n    encoding: ndjson\n    request: { timeout: 60s }`,
+      '  - name: all\n    to: [siem]',
+      'shutdown_timeout: 60s\n',
+    );
+    const a = startCli(['run', '-c', cfg]);
+    await waitFor('a request in flight', () => rcv.requestCount >= 1 || undefined, 30_000);
+    a.child.kill('SIGTERM');
+    await new Promise((res) => setTimeout(res, 300));
+    const t0 = Date.now();
+    a.child.kill('SIGTERM');
+    const ex = await a.exited;
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(ex.code).toBe(143);
+    const status = runCli(['status', '-c', cfg, '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).sinks[0]).toMatchObject({ sink: 'siem' });
+    rcv.setMode('normal');
+    const b = startCli(['run', '-c', cfg]);
+    await waitFor(
+      'everything delivered after restart',
+      () =>
+        new Set(rcv.received.map((e) => (e as { app_event_id: string }).app_event_id)).size >=
+          2_000 || undefined,
+      30_000,
+    );
+    b.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+  }, 90_000);
+
+  it('SIGHUP reloads (or says the config is unchanged) without interrupting delivery', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const cfg = baseConfig(dir, fileSink(dir, 'archive'), '  - name: all\n    to: [archive]');
+    const a = startCli(['run', '-c', cfg]);
+    await apiPort(a);
+    writeFileSync(
+      cfg,
+      (await import('node:fs')).readFileSync(cfg, 'utf8').replace('level: info', 'level: debug'),
+    );
+    a.child.kill('SIGHUP');
+    await waitFor('reloaded', () => /config reloaded/.test(a.stderr()) || undefined, 10_000);
+    appendFileSync(join(dir, 'logs', 'app.log'), retoolAuditLine(1, rng(2)) + '\n');
+    await waitFor(
+      'delivered',
+      () => readNdjsonTree(join(dir, 'out')).length >= 1 || undefined,
+      10_000,
+    );
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+  }, 30_000);
+});

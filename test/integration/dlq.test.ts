@@ -37,8 +37,8 @@ describe('dead-letter queue (integration)', () => {
       dir,
       `
 data_dir: ${join(dir, 'data')}
-log: { level: warn }
-api: { enabled: false }
+log: { level: info }
+api: { listen: 127.0.0.1:0 }
 shutdown_timeout: 5s
 sources:
   app:
@@ -162,6 +162,26 @@ routes:
         () => siem.received.length >= 1019 || undefined,
         30_000,
       );
+      await waitFor(
+        'archive complete',
+        () => readNdjsonTree(join(dir, 'out')).length >= 1020 || undefined,
+        15_000,
+      );
+
+      // The running agent's own accounting saw the replay and the purge made by other
+      // processes: its queue depth and buffer bytes match what the database holds.
+      const port = Number(/"port":(\d+)/.exec(agent.stderr())?.[1]);
+      expect(port).toBeGreaterThan(0);
+      const st = JSON.parse((await cli(['status', '--json', '-c', agentCfg])).stdout) as {
+        buffer_bytes: number;
+      };
+      expect(st.buffer_bytes).toBe(0);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const metric = (name: string) =>
+        Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      expect(metric('auditshipper_queue_depth_events\\{sink="siem"\\}')).toBe(0);
+      expect(metric('auditshipper_dlq_events\\{sink="siem"\\}')).toBe(0);
+      expect(metric('auditshipper_buffer_bytes')).toBe(st.buffer_bytes);
     } finally {
       agent.child.kill('SIGTERM');
     }

@@ -21,6 +21,7 @@
  *   BENCH_SEED=7  BENCH_CRI=0|1   workload seed; wrap lines in the Kubernetes CRI format
  *   BENCH_TMP=<os tmpdir>         where workloads and buffers go;  BENCH_KEEP=1 keeps them
  *   BENCH_STALL_SECONDS=60        give up when nothing new arrives for this long
+ *   BENCH_CLI=<dist/cli/main.js>  the agent build to run
  *   BENCH_SYSLOG_NG=<path>        the syslog-ng binary (default: /usr/sbin/syslog-ng)
  *   BENCH_SYSLOG_NG_WORKERS=1     http() workers for the peer
  */
@@ -252,11 +253,13 @@ async function main(): Promise<number> {
             `${fmtInt(workload.audit)} audit events, written in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
         );
         const profDir = values.profile ? join(resultsDir, `profile-${stamp}`) : undefined;
-        for (const sh of shippers) {
-          const runs: ScenarioResult[] = [];
-          for (let i = 0; i < (values.profile ? 1 : st.repeat); i++) {
+        // Runs alternate between shippers so a change in background load hits both alike.
+        const runs = new Map<Shipper, ScenarioResult[]>(shippers.map((sh) => [sh, []]));
+        const repeat = values.profile ? 1 : st.repeat;
+        for (let i = 0; i < repeat; i++) {
+          for (const sh of shippers) {
             process.stdout.write(
-              `throughput: ${sh.name}${st.repeat > 1 ? ` (run ${i + 1})` : ''} ...`,
+              `throughput: ${sh.name}${repeat > 1 ? ` (run ${i + 1})` : ''} ...`,
             );
             const r = await throughput(sh, {
               file,
@@ -269,12 +272,13 @@ async function main(): Promise<number> {
             });
             if (profDir) r.notes.push('under --cpu-prof (slower than a normal run)');
             process.stdout.write(
-              ` ${fmtInt(r.linesPerSec)} lines/s, peak RSS ${fmt1(r.peakRssMiB)} MiB${r.complete ? '' : ' INCOMPLETE'}\n`,
+              ` ${fmtInt(r.linesPerSec)} lines/s, peak RSS ${fmt1(r.peakRssMiB)} MiB, ` +
+                `CPU ${fmt1(r.cpuSeconds)} s, load ${loadavg()[0]!.toFixed(1)}${r.complete ? '' : ' INCOMPLETE'}\n`,
             );
-            runs.push(r);
+            runs.get(sh)!.push(r);
           }
-          results.push(medianBy(runs));
         }
+        for (const sh of shippers) results.push(medianBy(runs.get(sh)!));
         if (profDir && existsSync(profDir)) {
           const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
           if (files.length) {

@@ -4,12 +4,22 @@
  * a way to know it is up; and a clean stop (SIGTERM, so --cpu-prof profiles get written).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The package root: the nearest parent holding auditshipper's package.json, else the cwd. */
+function findRoot(): string {
+  for (let d = import.meta.dirname; ; d = dirname(d)) {
+    const pkg = join(d, 'package.json');
+    if (existsSync(pkg) && /"name":\s*"auditshipper"/.test(readFileSync(pkg, 'utf8'))) return d;
+    if (dirname(d) === d) return process.cwd();
+  }
+}
+
+export const ROOT = findRoot();
+/** The agent under test: the build in dist/, or BENCH_CLI (e.g. a snapshot of another build). */
+export const CLI = process.env.BENCH_CLI || join(ROOT, 'dist', 'cli', 'main.js');
 
 export interface ShipperOptions {
   /** The log file to tail (the workload). */

@@ -220,7 +220,8 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
     for (const { loop } of sinks.values()) {
       const st = loop.state();
       const since = st.unhealthySince ?? st.failingSince;
-      const bad = since !== null && now - since > cfg.api.unhealthy_after;
+      const bad =
+        cfg.api.ready_requires_sinks && since !== null && now - since > cfg.api.unhealthy_after;
       checks[`sink:${st.sink}`] = bad
         ? {
             ok: false,

@@ -57,6 +57,11 @@ export const configSchema = z.strictObject({
         .default('127.0.0.1:9880'),
       /** A sink unhealthy for longer than this makes /readyz fail. */
       unhealthy_after: zDuration.prefault('5m'),
+      /**
+       * Whether sink health counts for /readyz. A sidecar's readiness is its pod's: set false
+       * there so a SIEM outage does not take the app out of its Service (events stay buffered).
+       */
+      ready_requires_sinks: z.boolean().default(true),
     })
     .prefault({}),
   sources: z.record(componentName, sourceSchema).refine((s) => Object.keys(s).length > 0, {

@@ -135,9 +135,13 @@ export function luhnValid(digits: string): boolean {
 
 /** True when `digits` has the prefix and length of a card scheme. */
 export function cardSchemeMatches(digits: string): boolean {
-  const len = digits.length;
+  return schemeMatches(digits, digits.length);
+}
+
+/** `prefix`: at least the first six digits; `len`: the number's length. */
+function schemeMatches(prefix: string, len: number): boolean {
   if (len < 13 || len > 19) return false;
-  const d = (i: number): number => digits.charCodeAt(i) - 48;
+  const d = (i: number): number => prefix.charCodeAt(i) - 48;
   const p1 = d(0);
   const p2 = p1 * 10 + d(1);
   const p3 = p2 * 10 + d(2);
@@ -194,6 +198,7 @@ function findCards(s: string, out: Span[]): void {
     let j = start;
     let total = 0;
     let groups = 0;
+    let spaced = false;
     for (;;) {
       const gs = j;
       while (j < n && isDigit(s.charCodeAt(j))) j++;
@@ -201,6 +206,7 @@ function findCards(s: string, out: Span[]): void {
       groups++;
       const c = s.charCodeAt(j);
       if ((c === 32 || c === 45) && isDigit(s.charCodeAt(j + 1))) {
+        if (c === 32) spaced = true;
         j++;
         continue;
       }
@@ -208,10 +214,12 @@ function findCards(s: string, out: Span[]): void {
     }
     i = j + 1;
     if (total < 13) continue;
+    // A pure dash chain can only be a card as a whole.
+    if (!spaced && groups > 1 && total > 19) continue;
     // Second read: the groups and separators.
-    const starts = new Array<number>(groups);
-    const ends = new Array<number>(groups);
-    const seps = new Array<number>(groups);
+    const starts = new Int32Array(groups);
+    const ends = new Int32Array(groups);
+    const seps = new Int32Array(groups);
     let k = start;
     for (let g = 0; g < groups; g++) {
       starts[g] = k;
@@ -237,9 +245,7 @@ function findCards(s: string, out: Span[]): void {
         if (sum < 13) continue;
         if (sep === 45 && ((a > 0 && seps[a - 1] === 45) || (b < groups - 1 && seps[b] === 45)))
           continue;
-        let digits = '';
-        for (let g = a; g <= b; g++) digits += s.slice(starts[g], ends[g]);
-        if (isCardNumber(digits)) best = b;
+        if (windowIsCard(s, starts, ends, a, b, sum)) best = b;
       }
       if (best !== -1) {
         const ws = starts[a]!;
@@ -249,6 +255,36 @@ function findCards(s: string, out: Span[]): void {
       }
     }
   }
+}
+
+/** Luhn and scheme over groups a..b of `s` without building the digit string. */
+function windowIsCard(
+  s: string,
+  starts: Int32Array,
+  ends: Int32Array,
+  a: number,
+  b: number,
+  len: number,
+): boolean {
+  let sum = 0;
+  let dbl = false;
+  for (let g = b; g >= a; g--) {
+    for (let k = ends[g]! - 1; k >= starts[g]!; k--) {
+      let d = s.charCodeAt(k) - 48;
+      if (dbl) {
+        d *= 2;
+        if (d > 9) d -= 9;
+      }
+      sum += d;
+      dbl = !dbl;
+    }
+  }
+  if (sum % 10 !== 0) return false;
+  let prefix = '';
+  for (let g = a; g <= b && prefix.length < 6; g++) {
+    prefix += s.slice(starts[g], Math.min(ends[g]!, starts[g]! + 6 - prefix.length));
+  }
+  return schemeMatches(prefix, len);
 }
 
 /**

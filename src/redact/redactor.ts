@@ -76,12 +76,11 @@ interface KeyInfo {
 
 const KEY_CACHE_LIMIT = 10_000;
 /**
- * Scan-result memo: entries per generation, and the lengths memoised. Short strings
- * scan faster than a map insert costs, so only longer ones (query text, user agents,
- * URLs) are remembered.
+ * Scan-result memo: entries per generation, and the longest string memoised.
+ * Measured (bench/redaction.ts): +40-70% on realistic events, about -10% when every
+ * value is unique.
  */
 const SCAN_CACHE_GENERATION = 4096;
-const SCAN_CACHE_MIN_LENGTH = 32;
 const SCAN_CACHE_MAX_LENGTH = 512;
 
 interface ScanResult {
@@ -336,7 +335,7 @@ export function compileRedaction(cfg: RedactionConfig): RedactionPlan {
   let young = new Map<string, ScanResult>();
   let old = new Map<string, ScanResult>();
   function detect(text: string): string {
-    const cacheable = text.length >= SCAN_CACHE_MIN_LENGTH && text.length <= SCAN_CACHE_MAX_LENGTH;
+    const cacheable = text.length <= SCAN_CACHE_MAX_LENGTH;
     if (cacheable) {
       let hit = young.get(text);
       if (hit === undefined) {

@@ -146,13 +146,33 @@ export function openStore(opts: StoreOptions): Store {
     ((db.prepare('SELECT COALESCE(SUM(bytes),0) AS b FROM dlq').get() as { b: number }).b ?? 0);
   let usedBytes = sumBytes();
   const depth = new Map<number, number>();
-  for (const r of db.prepare('SELECT sink_id, COUNT(*) AS n FROM queue GROUP BY sink_id').all() as {
-    sink_id: number;
-    n: number;
-  }[]) {
-    depth.set(r.sink_id, r.n);
-  }
+  const countDepth = () => {
+    const rows = db.prepare('SELECT sink_id, COUNT(*) AS n FROM queue GROUP BY sink_id').all() as {
+      sink_id: number;
+      n: number;
+    }[];
+    depth.clear();
+    for (const r of rows) depth.set(r.sink_id, r.n);
+  };
+  countDepth();
   const addDepth = (id: number, n: number) => depth.set(id, (depth.get(id) ?? 0) + n);
+
+  // `dlq replay` and `dlq purge` run in another process while the agent runs: they change the
+  // queue and the byte total behind this connection's back, which left the in-memory counts
+  // wrong until restart (a negative queue depth after a replay; after a purge, bytes that no
+  // longer exist still counted against buffer.max_bytes, so a buffer "full of dead letters"
+  // stayed blocked after the operator purged them). PRAGMA data_version changes only when
+  // ANOTHER connection commits, so the check is a few microseconds and a recount happens only
+  // after such a command.
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get() as number;
+  const syncExternalChanges = () => {
+    const v = dataVersion.get() as number;
+    if (v === seenVersion) return;
+    seenVersion = v;
+    usedBytes = sumBytes();
+    countDepth();
+  };
 
   if (opts.readonly) {
     return readonlyStore(db, path, sinkNames, () => usedBytes, depth);
@@ -406,10 +426,20 @@ export function openStore(opts: StoreOptions): Store {
       for (const r of rows) usedBytes -= r.bytes;
       return rows.length;
     },
-    bytesUsed: () => usedBytes,
-    queueStats: () => queueStats(db, sinkNames, depth),
-    queueDepth: (sink) => depth.get(sinkIds.get(sink) ?? -1) ?? 0,
+    bytesUsed: () => {
+      syncExternalChanges();
+      return usedBytes;
+    },
+    queueStats: () => {
+      syncExternalChanges();
+      return queueStats(db, sinkNames, depth);
+    },
+    queueDepth: (sink) => {
+      syncExternalChanges();
+      return depth.get(sinkIds.get(sink) ?? -1) ?? 0;
+    },
     collectGarbage() {
+      syncExternalChanges();
       if (opts.keepDeliveredMs <= 0) return 0;
       const rows = stmt.gc.all(now() - opts.keepDeliveredMs) as { bytes: number }[];
       for (const r of rows) usedBytes -= r.bytes;

@@ -27,33 +27,48 @@ function imageProblems(df: Dockerfile): string[] {
   const final = df.stages.at(-1)!;
   if (!/^node:(\d+)[.\d]*-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/.test(final.base)) {
     p.push(`final base ${final.base} is not a Node slim image`);
-  } else if (Number(/^node:(\d+)/.exec(final.base)![1]) % 2 !== 0 || Number(/^node:(\d+)/.exec(final.base)![1]) < 20) {
+  } else if (
+    Number(/^node:(\d+)/.exec(final.base)![1]) % 2 !== 0 ||
+    Number(/^node:(\d+)/.exec(final.base)![1]) < 20
+  ) {
     p.push(`final base ${final.base} is not a Node LTS line (even, >= 20)`);
   }
-  if (build.base !== final.base) p.push('build and runtime stages use different bases (native addon ABI)');
+  if (build.base !== final.base)
+    p.push('build and runtime stages use different bases (native addon ABI)');
 
-  const runs = (s: typeof build) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.rest);
+  const runs = (s: typeof build) =>
+    s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.rest);
   const buildRuns = runs(build).join(' && ');
-  if (!/apt-get install[^&]*\bpython3\b[^&]*\bmake\b[^&]*\bg\+\+/.test(buildRuns)) p.push('build stage lacks python3, make, g++');
-  const order = ['npm ci', 'npm run build', 'npm prune --omit=dev'].map((c) => buildRuns.indexOf(c));
+  if (!/apt-get install[^&]*\bpython3\b[^&]*\bmake\b[^&]*\bg\+\+/.test(buildRuns))
+    p.push('build stage lacks python3, make, g++');
+  const order = ['npm ci', 'npm run build', 'npm prune --omit=dev'].map((c) =>
+    buildRuns.indexOf(c),
+  );
   if (order.some((i) => i < 0) || !(order[0]! < order[1]! && order[1]! < order[2]!)) {
     p.push('build stage must run npm ci, npm run build, npm prune --omit=dev in that order');
   }
 
   for (const r of runs(final)) {
-    if (/(apt-get|apk|yum|dnf)\b[^&]*\b(install|add)\b/.test(r)) p.push(`final stage installs packages: ${r}`);
+    if (/(apt-get|apk|yum|dnf)\b[^&]*\b(install|add)\b/.test(r))
+      p.push(`final stage installs packages: ${r}`);
     if (/\bnpm\s+(ci|install|i)\b/.test(r)) p.push('final stage runs npm install');
   }
   if (final.instructions.some((i) => i.keyword === 'ADD')) p.push('final stage uses ADD');
   const allowedFromBuild = new Set(['package.json', 'node_modules', 'dist', 'config']);
   for (const c of final.instructions.filter((i) => i.keyword === 'COPY')) {
     const parts = c.rest.split(/\s+/);
-    const sources = parts.slice(0, -1).map((s) => posix.normalize(s.replace(/^\/src\//, '')).replace(/\/$/, ''));
+    const sources = parts
+      .slice(0, -1)
+      .map((s) => posix.normalize(s.replace(/^\/src\//, '')).replace(/\/$/, ''));
     const from = c.flags.find((f) => f.startsWith('--from='))?.slice(7);
     if (from !== undefined && from !== build.name) p.push(`COPY from unexpected stage ${from}`);
     if (from !== undefined) {
-      for (const s of sources) if (!allowedFromBuild.has(s)) p.push(`final stage copies ${s} from the build`);
-    } else if (sources.join(' ') !== 'deploy/docker/auditshipper.yaml' || parts.at(-1) !== CONFIG_PATH) {
+      for (const s of sources)
+        if (!allowedFromBuild.has(s)) p.push(`final stage copies ${s} from the build`);
+    } else if (
+      sources.join(' ') !== 'deploy/docker/auditshipper.yaml' ||
+      parts.at(-1) !== CONFIG_PATH
+    ) {
       p.push(`final stage copies ${sources.join(' ')} from the context`);
     }
   }
@@ -69,19 +84,24 @@ function imageProblems(df: Dockerfile): string[] {
     .flatMap((i) => i.exec ?? i.rest.split(/\s+/));
   if (!volumes.includes(DATA_DIR)) p.push(`no VOLUME ${DATA_DIR}`);
 
-  if (envOf(final).get('AUDITSHIPPER_CONFIG') !== CONFIG_PATH) p.push('ENV AUDITSHIPPER_CONFIG not set');
-  for (const [k] of envOf(final)) if (/KEY|TOKEN|SECRET|PASSWORD/i.test(k)) p.push(`secret-looking ENV ${k}`);
+  if (envOf(final).get('AUDITSHIPPER_CONFIG') !== CONFIG_PATH)
+    p.push('ENV AUDITSHIPPER_CONFIG not set');
+  for (const [k] of envOf(final))
+    if (/KEY|TOKEN|SECRET|PASSWORD/i.test(k)) p.push(`secret-looking ENV ${k}`);
 
   const hc = final.instructions.filter((i) => i.keyword === 'HEALTHCHECK');
   if (hc.length !== 1) p.push('exactly one HEALTHCHECK expected');
   else if (hc[0]!.exec?.[0] !== 'node' || !hc[0]!.exec.join(' ').includes('/healthz')) {
     p.push('HEALTHCHECK must use node to GET /healthz');
   }
-  if (/\b(curl|wget)\b/.test(final.instructions.map((i) => i.rest).join('\n'))) p.push('final stage uses curl/wget');
+  if (/\b(curl|wget)\b/.test(final.instructions.map((i) => i.rest).join('\n')))
+    p.push('final stage uses curl/wget');
 
   const entry = final.instructions.filter((i) => i.keyword === 'ENTRYPOINT').at(-1);
-  if (!entry?.exec || entry.exec[0] !== 'node') p.push('ENTRYPOINT must be exec form starting with node (PID 1 gets SIGTERM)');
-  const stop = final.instructions.filter((i) => i.keyword === 'STOPSIGNAL').at(-1)?.rest ?? 'SIGTERM';
+  if (!entry?.exec || entry.exec[0] !== 'node')
+    p.push('ENTRYPOINT must be exec form starting with node (PID 1 gets SIGTERM)');
+  const stop =
+    final.instructions.filter((i) => i.keyword === 'STOPSIGNAL').at(-1)?.rest ?? 'SIGTERM';
   if (stop !== 'SIGTERM') p.push(`STOPSIGNAL ${stop}: the agent drains on SIGTERM`);
   return p;
 }
@@ -125,8 +145,14 @@ describe('Dockerfile reader (guards the checks below)', () => {
   it('flags a final stage with compilers, a root user, no volume or a shell-form entrypoint', () => {
     const bad = DOCKERFILE.replace('USER 10001:10001', 'USER root')
       .replace('VOLUME ["/var/lib/auditshipper"]', '')
-      .replace('ENTRYPOINT ["node", "/opt/auditshipper/dist/cli/main.js"]', 'ENTRYPOINT node /opt/auditshipper/dist/cli/main.js')
-      .replace('WORKDIR /opt/auditshipper', 'RUN apt-get update && apt-get install -y g++ curl\nWORKDIR /opt/auditshipper');
+      .replace(
+        'ENTRYPOINT ["node", "/opt/auditshipper/dist/cli/main.js"]',
+        'ENTRYPOINT node /opt/auditshipper/dist/cli/main.js',
+      )
+      .replace(
+        'WORKDIR /opt/auditshipper',
+        'RUN apt-get update && apt-get install -y g++ curl\nWORKDIR /opt/auditshipper',
+      );
     const p = imageProblems(parseDockerfile(bad)).join('\n');
     expect(p).toMatch(/USER root is not numeric/);
     expect(p).toMatch(/no VOLUME/);
@@ -143,18 +169,29 @@ describe('Dockerfile', () => {
 
   it('starts the CLI that the build produced, from where the final stage put it', () => {
     const layout = finalLayout(df);
-    const entry = df.stages.at(-1)!.instructions.filter((i) => i.keyword === 'ENTRYPOINT').at(-1)!.exec!;
+    const entry = df.stages
+      .at(-1)!
+      .instructions.filter((i) => i.keyword === 'ENTRYPOINT')
+      .at(-1)!.exec!;
     expect(entry[1]).toBe(posix.join(layout.get('dist')!, 'cli', 'main.js'));
     expect(posix.dirname(layout.get('node_modules')!)).toBe(posix.dirname(layout.get('dist')!));
-    expect(layout.get('package.json')).toBe(posix.join(posix.dirname(layout.get('dist')!), 'package.json'));
+    expect(layout.get('package.json')).toBe(
+      posix.join(posix.dirname(layout.get('dist')!), 'package.json'),
+    );
     expect(existsSync(join(ROOT, 'dist', 'cli', 'main.js'))).toBe(true);
-    const cmd = df.stages.at(-1)!.instructions.filter((i) => i.keyword === 'CMD').at(-1)!.exec;
+    const cmd = df.stages
+      .at(-1)!
+      .instructions.filter((i) => i.keyword === 'CMD')
+      .at(-1)!.exec;
     expect(cmd).toEqual(['run']);
   });
 
   it('bakes in a valid config whose data_dir is the volume and whose API the HEALTHCHECK reaches', () => {
     const text = readFileSync(join(ROOT, 'deploy', 'docker', 'auditshipper.yaml'), 'utf8');
-    const { config } = loadConfigFromText(text, 'deploy/docker/auditshipper.yaml', { env: {}, readFile: () => '' });
+    const { config } = loadConfigFromText(text, 'deploy/docker/auditshipper.yaml', {
+      env: {},
+      readFile: () => '',
+    });
     expect(config.data_dir).toBe(DATA_DIR);
     expect(config.api.listen).toBe('0.0.0.0:9880');
     const r = runCli(['validate', '-c', join(ROOT, 'deploy', 'docker', 'auditshipper.yaml')]);
@@ -172,9 +209,19 @@ describe('Dockerfile', () => {
         ? readdirSync(join(ROOT, p)).flatMap((n) => files(posix.join(p, n)))
         : [p];
     for (const src of contextSources) {
-      for (const f of files(src.replace(/\/$/, ''))) expect(dockerIgnored(DOCKERIGNORE, f), f).toBe(false);
+      for (const f of files(src.replace(/\/$/, '')))
+        expect(dockerIgnored(DOCKERIGNORE, f), f).toBe(false);
     }
-    for (const f of ['node_modules/zod/package.json', 'dist/cli/main.js', '.git/HEAD', '.auditshipper/data/buffer.db', 'test/deploy/docker.test.ts', '.env', 'deploy/kubernetes/sidecar.yaml', 'bench/run.js']) {
+    for (const f of [
+      'node_modules/zod/package.json',
+      'dist/cli/main.js',
+      '.git/HEAD',
+      '.auditshipper/data/buffer.db',
+      'test/deploy/docker.test.ts',
+      '.env',
+      'deploy/kubernetes/sidecar.yaml',
+      'bench/run.js',
+    ]) {
       expect(dockerIgnored(DOCKERIGNORE, f), f).toBe(true);
     }
   });

@@ -45,7 +45,11 @@ interface AgentDeployment {
 }
 
 /** Load a manifest file the way the pod would see it: env resolved, config read from its mount. */
-function loadAgentDeployment(file: string, kind: string, pod: PodIdentity = SAMPLE_POD): AgentDeployment {
+function loadAgentDeployment(
+  file: string,
+  kind: string,
+  pod: PodIdentity = SAMPLE_POD,
+): AgentDeployment {
   const objs = parseManifests(read(file), file);
   const workload = find(objs, kind);
   const spec = podSpecOf(workload);
@@ -112,13 +116,17 @@ describe('manifest checker (guards the checks below)', () => {
   });
 });
 
-describe.each(readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)))('deploy/kubernetes/%s', (name) => {
-  it('every document is a valid Kubernetes object with no unknown fields', () => {
-    const objs = parseManifests(read(`deploy/kubernetes/${name}`), name);
-    expect(objs.length).toBeGreaterThan(0);
-    for (const o of objs) expect(manifestProblems(o), `${String(o.kind)} ${o.metadata?.name}`).toEqual([]);
-  });
-});
+describe.each(readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)))(
+  'deploy/kubernetes/%s',
+  (name) => {
+    it('every document is a valid Kubernetes object with no unknown fields', () => {
+      const objs = parseManifests(read(`deploy/kubernetes/${name}`), name);
+      expect(objs.length).toBeGreaterThan(0);
+      for (const o of objs)
+        expect(manifestProblems(o), `${String(o.kind)} ${o.metadata?.name}`).toEqual([]);
+    });
+  },
+);
 
 const DEPLOYMENTS = [
   { file: 'deploy/kubernetes/sidecar.yaml', kind: 'Deployment' },
@@ -153,11 +161,16 @@ describe.each(DEPLOYMENTS)('$file: the agent', ({ file, kind }) => {
   });
 
   it('listens where the probes and Prometheus reach it, and probes /healthz and /readyz', () => {
-    const [host, port] = [cfg.api.listen.slice(0, cfg.api.listen.lastIndexOf(':')), Number(cfg.api.listen.split(':').at(-1))];
+    const [host, port] = [
+      cfg.api.listen.slice(0, cfg.api.listen.lastIndexOf(':')),
+      Number(cfg.api.listen.split(':').at(-1)),
+    ];
     expect(cfg.api.enabled).toBe(true);
     expect(['0.0.0.0', '[::]']).toContain(host);
     const portOf = (p: string | number) =>
-      typeof p === 'number' ? p : (d.agent.ports as K8sObject[]).find((x) => x.name === p)?.containerPort;
+      typeof p === 'number'
+        ? p
+        : (d.agent.ports as K8sObject[]).find((x) => x.name === p)?.containerPort;
     expect(d.agent.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(d.agent.readinessProbe?.httpGet?.path).toBe('/readyz');
     expect(portOf(d.agent.livenessProbe.httpGet.port)).toBe(port);
@@ -183,24 +196,31 @@ describe.each(DEPLOYMENTS)('$file: the agent', ({ file, kind }) => {
     expect(logs?.mountPath).toBe('/var/log/pods');
     for (const src of Object.values(cfg.sources)) {
       if (src.type !== 'file') continue;
-      for (const g of src.include) expect(mountFor(g, d.mounts)?.mountPath, g).toBe('/var/log/pods');
+      for (const g of src.include)
+        expect(mountFor(g, d.mounts)?.mountPath, g).toBe('/var/log/pods');
       expect(src.format).toBe('cri');
     }
   });
 
   it('writes only to data_dir and /tmp, both mounted writable', () => {
-    const writable = d.mounts.filter((m) => !m.readOnly).map((m) => m.mountPath).sort();
+    const writable = d.mounts
+      .filter((m) => !m.readOnly)
+      .map((m) => m.mountPath)
+      .sort();
     expect(writable).toEqual([cfg.data_dir, '/tmp'].sort());
     for (const m of d.mounts.filter((x) => !x.readOnly)) {
       expect(m.volume.hostPath?.path === '/var/log/pods').toBe(false);
     }
-    for (const s of Object.values(cfg.sinks)) expect(s.type, 'a file sink needs a volume').not.toBe('file');
+    for (const s of Object.values(cfg.sinks))
+      expect(s.type, 'a file sink needs a volume').not.toBe('file');
   });
 
   it('takes its secrets from a Secret, never from the manifest text of the config', () => {
     expect(d.configText).not.toMatch(/replace-with|api_key:\s*["']?[A-Za-z0-9]{16,}/);
     const refs = [...d.configText.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]!.trim());
-    const secretish = refs.filter((r) => r.startsWith('file:') || /KEY|TOKEN|SECRET|PASSWORD/.test(r));
+    const secretish = refs.filter(
+      (r) => r.startsWith('file:') || /KEY|TOKEN|SECRET|PASSWORD/.test(r),
+    );
     expect(secretish.length).toBeGreaterThan(0);
     for (const r of secretish) {
       if (r.startsWith('file:')) {
@@ -264,17 +284,25 @@ describe('deploy/kubernetes/sidecar.yaml', () => {
     expect(m.accepts(`${own}/${retool.name}/0.log.20261121-101500`)).toBe(true);
     expect(m.accepts(`${own}/${retool.name}/0.log.20261120-101500.gz`)).toBe(false);
     expect(m.accepts(`${own}/auditshipper/0.log`)).toBe(false);
-    expect(m.accepts(`/var/log/pods/${ns}_retool-6c9d7f8b4-other_${uid}/${retool.name}/0.log`)).toBe(false);
+    expect(
+      m.accepts(`/var/log/pods/${ns}_retool-6c9d7f8b4-other_${uid}/${retool.name}/0.log`),
+    ).toBe(false);
     expect(m.accepts(`/var/log/pods/other_${name}_${uid}/${retool.name}/0.log`)).toBe(false);
   });
 
   it('cannot load its config without the downward-API environment', () => {
     const { POD_UID: _, ...env } = d.env;
     expect(() =>
-      loadConfigFromText(d.configText, 'sidecar', { env, readFile: (p) => readMountedFile(p, d.mounts, d.objs) }),
+      loadConfigFromText(d.configText, 'sidecar', {
+        env,
+        readFile: (p) => readMountedFile(p, d.mounts, d.objs),
+      }),
     ).toThrow(ConfigError);
     expect(() =>
-      loadConfigFromText(d.configText, 'sidecar', { env, readFile: (p) => readMountedFile(p, d.mounts, d.objs) }),
+      loadConfigFromText(d.configText, 'sidecar', {
+        env,
+        readFile: (p) => readMountedFile(p, d.mounts, d.objs),
+      }),
     ).toThrow(/POD_UID is not set/);
   });
 
@@ -305,7 +333,10 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
 
   it('keeps its buffer on a hostPath that survives pod restarts', () => {
     const data = mountFor(cfg.data_dir, d.mounts)!;
-    expect(data.volume.hostPath).toEqual({ path: '/var/lib/auditshipper', type: 'DirectoryOrCreate' });
+    expect(data.volume.hostPath).toEqual({
+      path: '/var/lib/auditshipper',
+      type: 'DirectoryOrCreate',
+    });
     expect(data.readOnly).toBe(false);
   });
 
@@ -326,11 +357,19 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     const uid = SAMPLE_POD.uid;
     expect(m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/backend/0.log`)).toBe(true);
     expect(m.accepts(`/var/log/pods/prod_retool-jobs-runner-5d_${uid}/jobs/2.log`)).toBe(true);
-    expect(m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/backend/0.log.20261121-101500`)).toBe(true);
-    expect(m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/backend/0.log.20261121-1015.gz`)).toBe(false);
-    expect(m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/auditshipper/0.log`)).toBe(false);
+    expect(
+      m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/backend/0.log.20261121-101500`),
+    ).toBe(true);
+    expect(
+      m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/backend/0.log.20261121-1015.gz`),
+    ).toBe(false);
+    expect(m.accepts(`/var/log/pods/tools_retool-6c9d7f8b4-x2x7q_${uid}/auditshipper/0.log`)).toBe(
+      false,
+    );
     expect(m.accepts(`/var/log/pods/tools_postgres-0_${uid}/postgres/0.log`)).toBe(false);
-    expect(m.accepts(`/var/log/pods/auditshipper_auditshipper-x8k2p_${uid}/auditshipper/0.log`)).toBe(false);
+    expect(
+      m.accepts(`/var/log/pods/auditshipper_auditshipper-x8k2p_${uid}/auditshipper/0.log`),
+    ).toBe(false);
   });
 
   it('hands the buffer directory to the agent with a root init container holding only CHOWN and FOWNER', () => {

@@ -53,7 +53,10 @@ function emittedValues(label: string): Set<string> {
       const p = join(dir, n);
       if (statSync(p).isDirectory()) walk(p);
       else if (n.endsWith('.ts')) {
-        for (const m of readFileSync(p, 'utf8').matchAll(new RegExp(`\\b${label}: '([a-z_]+)'`, 'g'))) values.add(m[1]!);
+        for (const m of readFileSync(p, 'utf8').matchAll(
+          new RegExp(`\\b${label}: '([a-z_]+)'`, 'g'),
+        ))
+          values.add(m[1]!);
       }
     }
   };
@@ -62,21 +65,54 @@ function emittedValues(label: string): Set<string> {
 }
 
 const SCRAPE_LABELS = ['instance', 'job'];
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+]);
 const FUNCTIONS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'rate', 'irate', 'increase', 'deriv', 'delta', 'idelta',
-  'min_over_time', 'max_over_time', 'avg_over_time', 'absent', 'predict_linear', 'histogram_quantile', 'clamp_min', 'topk',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'rate',
+  'irate',
+  'increase',
+  'deriv',
+  'delta',
+  'idelta',
+  'min_over_time',
+  'max_over_time',
+  'avg_over_time',
+  'absent',
+  'predict_linear',
+  'histogram_quantile',
+  'clamp_min',
+  'topk',
 ]);
 
 /** Problems with one rule; empty when it is sound. */
 function ruleProblems(rule: Rule, metrics: ReturnType<typeof exported>): string[] {
   const p: string[] = [];
   const where = rule.alert ?? '(no name)';
-  if (!/^[A-Z][A-Za-z0-9]+$/.test(rule.alert ?? '')) p.push(`${where}: alert name must be CamelCase`);
+  if (!/^[A-Z][A-Za-z0-9]+$/.test(rule.alert ?? ''))
+    p.push(`${where}: alert name must be CamelCase`);
   if (typeof rule.expr !== 'string' || rule.expr.trim() === '') return [...p, `${where}: no expr`];
-  if (rule.for !== undefined && !/^\d+[smhdwy]$/.test(rule.for)) p.push(`${where}: bad for: ${rule.for}`);
-  if (!['critical', 'warning', 'info'].includes(rule.labels?.severity ?? '')) p.push(`${where}: severity`);
-  if (!rule.annotations?.summary || !rule.annotations?.description) p.push(`${where}: summary and description`);
+  if (rule.for !== undefined && !/^\d+[smhdwy]$/.test(rule.for))
+    p.push(`${where}: bad for: ${rule.for}`);
+  if (!['critical', 'warning', 'info'].includes(rule.labels?.severity ?? ''))
+    p.push(`${where}: severity`);
+  if (!rule.annotations?.summary || !rule.annotations?.description)
+    p.push(`${where}: summary and description`);
 
   const expr = rule.expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   const depth = { '(': 0, '{': 0, '[': 0 };
@@ -89,14 +125,19 @@ function ruleProblems(rule: Rule, metrics: ReturnType<typeof exported>): string[
 
   // Metric names: identifiers not followed by "(" that are not keywords, label names or durations.
   const withoutMatchers = rule.expr.replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]');
-  const byLabels = [...withoutMatchers.matchAll(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g)].flatMap((m) =>
-    m[1]!.split(',').map((s) => s.trim()),
-  );
-  const names = [...withoutMatchers.replace(/\b(?:by|without|on|ignoring)\s*\([^)]*\)/g, '').matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b\s*(\()?/g)]
+  const byLabels = [
+    ...withoutMatchers.matchAll(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g),
+  ].flatMap((m) => m[1]!.split(',').map((s) => s.trim()));
+  const names = [
+    ...withoutMatchers
+      .replace(/\b(?:by|without|on|ignoring)\s*\([^)]*\)/g, '')
+      .matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b\s*(\()?/g),
+  ]
     .filter((m) => !m[2] && !KEYWORDS.has(m[1]!) && !/^\d/.test(m[1]!))
     .map((m) => m[1]!);
   for (const fn of withoutMatchers.matchAll(/\b([a-z_]+)\s*\(/g)) {
-    if (!FUNCTIONS.has(fn[1]!) && !KEYWORDS.has(fn[1]!)) p.push(`${where}: unknown function ${fn[1]}`);
+    if (!FUNCTIONS.has(fn[1]!) && !KEYWORDS.has(fn[1]!))
+      p.push(`${where}: unknown function ${fn[1]}`);
   }
   const used = names.map((n) => ({ n, m: metrics.get(n) }));
   for (const { n, m } of used) if (!m) p.push(`${where}: ${n} is not exported by the agent`);
@@ -110,21 +151,31 @@ function ruleProblems(rule: Rule, metrics: ReturnType<typeof exported>): string[
         p.push(`${where}: cannot read matcher ${matcher}`);
         continue;
       }
-      if (m && ![...SCRAPE_LABELS, ...m.labels].includes(mm[1]!)) p.push(`${where}: ${sel[1]} has no label ${mm[1]}`);
+      if (m && ![...SCRAPE_LABELS, ...m.labels].includes(mm[1]!))
+        p.push(`${where}: ${sel[1]} has no label ${mm[1]}`);
       if (mm[1] === 'outcome' || mm[1] === 'result' || mm[1] === 'class') {
         const emitted = emittedValues(mm[1]);
         const values = mm[2] === '=~' || mm[2] === '!~' ? mm[3]!.split('|') : [mm[3]!];
-        for (const v of values) if (!emitted.has(v) && mm[1] !== 'class') p.push(`${where}: ${mm[1]}="${v}" is never emitted`);
+        for (const v of values)
+          if (!emitted.has(v) && mm[1] !== 'class')
+            p.push(`${where}: ${mm[1]}="${v}" is never emitted`);
       }
     }
   }
-  for (const l of byLabels) if (!known.has(l)) p.push(`${where}: by (${l}): no metric here has that label`);
+  for (const l of byLabels)
+    if (!known.has(l)) p.push(`${where}: by (${l}): no metric here has that label`);
 
   for (const { n, m } of used) {
-    if (m?.type === 'counter' && !new RegExp(`\\b(rate|irate|increase)\\(\\s*${n}\\b`).test(rule.expr)) {
+    if (
+      m?.type === 'counter' &&
+      !new RegExp(`\\b(rate|irate|increase)\\(\\s*${n}\\b`).test(rule.expr)
+    ) {
       p.push(`${where}: counter ${n} used without rate()/increase()`);
     }
-    if (m?.type === 'gauge' && new RegExp(`\\b(rate|irate|increase)\\(\\s*${n}\\b`).test(rule.expr)) {
+    if (
+      m?.type === 'gauge' &&
+      new RegExp(`\\b(rate|irate|increase)\\(\\s*${n}\\b`).test(rule.expr)
+    ) {
       p.push(`${where}: gauge ${n} used with rate()/increase()`);
     }
   }
@@ -135,7 +186,8 @@ function ruleProblems(rule: Rule, metrics: ReturnType<typeof exported>): string[
   const kept = outer ? new Set(outer[1]!.split(',').map((s) => s.trim())) : known;
   for (const text of Object.values(rule.annotations ?? {})) {
     for (const t of text.matchAll(/\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)/g)) {
-      if (!kept.has(t[1]!)) p.push(`${where}: annotation uses $labels.${t[1]}, which the expression drops`);
+      if (!kept.has(t[1]!))
+        p.push(`${where}: annotation uses $labels.${t[1]}, which the expression drops`);
     }
   }
   return p;
@@ -161,9 +213,15 @@ describe('rule checker (guards the checks below)', () => {
     expect(bad({ expr: 'auditshipper_queue_depth > 0' })).toMatch(/not exported/);
     expect(bad({ expr: 'auditshipper_sink_healthy{snk="x"} == 0' })).toMatch(/has no label snk/);
     expect(bad({ expr: 'auditshipper_dead_lettered_total > 0' })).toMatch(/without rate/);
-    expect(bad({ expr: 'increase(auditshipper_records_total{outcome="droped"}[5m]) > 0' })).toMatch(/never emitted/);
-    expect(bad({ expr: 'sum by (instance) (rate(auditshipper_lines_read_total[5m])) > 0' })).toMatch(/\$labels\.sink/);
-    expect(bad({ expr: 'sum by (sink) (rate(auditshipper_lines_read_total[5m]) > 0' })).toMatch(/unbalanced/);
+    expect(bad({ expr: 'increase(auditshipper_records_total{outcome="droped"}[5m]) > 0' })).toMatch(
+      /never emitted/,
+    );
+    expect(
+      bad({ expr: 'sum by (instance) (rate(auditshipper_lines_read_total[5m])) > 0' }),
+    ).toMatch(/\$labels\.sink/);
+    expect(bad({ expr: 'sum by (sink) (rate(auditshipper_lines_read_total[5m]) > 0' })).toMatch(
+      /unbalanced/,
+    );
     expect(bad({ for: '5 minutes' })).toMatch(/bad for/);
   });
 });
@@ -176,9 +234,12 @@ describe('deploy/prometheus/alerts.yaml', () => {
     expect(new Set(groups.map((g) => g.name)).size).toBe(groups.length);
   });
 
-  it.each(groups.flatMap((g) => g.rules).map((r) => [r.alert, r] as const))('%s is sound', (_, rule) => {
-    expect(ruleProblems(rule, metrics)).toEqual([]);
-  });
+  it.each(groups.flatMap((g) => g.rules).map((r) => [r.alert, r] as const))(
+    '%s is sound',
+    (_, rule) => {
+      expect(ruleProblems(rule, metrics)).toEqual([]);
+    },
+  );
 
   it('alerts on each signal an operator needs', () => {
     const exprs = groups.flatMap((g) => g.rules.map((r) => r.expr)).join('\n');

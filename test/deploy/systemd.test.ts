@@ -64,7 +64,9 @@ function parseEnvFile(text: string): Record<string, string> {
 }
 
 const unitEnv = Object.fromEntries(
-  all('Environment').flatMap((v) => v.split(/\s+/)).map((kv) => kv.split('=', 2) as [string, string]),
+  all('Environment')
+    .flatMap((v) => v.split(/\s+/))
+    .map((kv) => kv.split('=', 2) as [string, string]),
 );
 const exampleEnv = parseEnvFile(ENV_EXAMPLE);
 const { config } = loadConfigFromText(CONFIG_TEXT, 'deploy/systemd/auditshipper.yaml', {
@@ -101,7 +103,10 @@ function verifiableCopies(units: Record<string, string> = {}): string[] {
       file,
       text
         .replace(/^ExecStart=\S+ \S+main\.js/m, `ExecStart=${process.execPath} ${CLI}`)
-        .replace(/^ExecStart=\/usr\/local\/libexec\/auditshipper-docker-acl/m, `ExecStart=${ACL_SCRIPT}`),
+        .replace(
+          /^ExecStart=\/usr\/local\/libexec\/auditshipper-docker-acl/m,
+          `ExecStart=${ACL_SCRIPT}`,
+        ),
     );
     return file;
   });
@@ -111,7 +116,9 @@ function verifiableCopies(units: Record<string, string> = {}): string[] {
 function verifyProblems(files: string[]): string[] {
   const r = spawnSync('systemd-analyze', ['verify', ...files], { encoding: 'utf8' });
   const names = files.map((f) => f.split('/').at(-1)!);
-  const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => names.some((n) => l.includes(n)));
+  const lines = `${r.stdout}\n${r.stderr}`
+    .split('\n')
+    .filter((l) => names.some((n) => l.includes(n)));
   return r.status === 0 ? lines : [`exit ${r.status}`, ...lines];
 }
 
@@ -120,7 +127,9 @@ describe('deploy/systemd/auditshipper.service', () => {
     expect(last('Type')).toBe('simple');
     expect(last('Restart')).toBe('always');
     expect(last('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
-    expect(last('ExecStart')).toMatch(/^\/\S*node \/opt\/auditshipper\/\S+\/dist\/cli\/main\.js run$/);
+    expect(last('ExecStart')).toMatch(
+      /^\/\S*node \/opt\/auditshipper\/\S+\/dist\/cli\/main\.js run$/,
+    );
     expect(unit.get('Install')?.get('WantedBy')).toEqual(['multi-user.target']);
   });
 
@@ -139,7 +148,9 @@ describe('deploy/systemd/auditshipper.service', () => {
     expect(words('Wants')).toEqual(
       expect.arrayContaining(['auditshipper-docker-acl.service', 'auditshipper-docker-acl.path']),
     );
-    expect(words('After')).toEqual(expect.arrayContaining(['auditshipper-docker-acl.service', 'docker.service']));
+    expect(words('After')).toEqual(
+      expect.arrayContaining(['auditshipper-docker-acl.service', 'docker.service']),
+    );
   });
 
   it('carries the file-system and kernel hardening', () => {
@@ -182,12 +193,15 @@ describe('deploy/systemd/auditshipper.service', () => {
       ...all('LogsDirectory').map((d) => `/var/log/${d}`),
       ...all('ReadWritePaths'),
     ];
-    const under = (p: string, roots: string[]) => roots.some((r) => p === r || p.startsWith(r + '/'));
+    const under = (p: string, roots: string[]) =>
+      roots.some((r) => p === r || p.startsWith(r + '/'));
     expect(under(config.data_dir, writable)).toBe(true);
     for (const [name, s] of Object.entries(config.sinks)) {
       if (s.type === 'file') expect(under(s.path, writable), `sink ${name}`).toBe(true);
     }
-    const readOnly = [...all('BindReadOnlyPaths'), ...all('ReadOnlyPaths')].flatMap((v) => v.split(/\s+/));
+    const readOnly = [...all('BindReadOnlyPaths'), ...all('ReadOnlyPaths')].flatMap((v) =>
+      v.split(/\s+/),
+    );
     expect(readOnly).toContain('/var/lib/docker/containers');
     for (const s of Object.values(config.sources)) {
       if (s.type !== 'file') continue;
@@ -202,11 +216,15 @@ describe('deploy/systemd/auditshipper.service', () => {
 
   it.skipIf(!analyze)('the verify check notices a misspelt key and a bad value', () => {
     const typo = verifyProblems(
-      verifiableCopies({ 'auditshipper.service': UNIT_TEXT.replace('ProtectSystem=strict', 'ProtectSytem=strict') }),
+      verifiableCopies({
+        'auditshipper.service': UNIT_TEXT.replace('ProtectSystem=strict', 'ProtectSytem=strict'),
+      }),
     );
     expect(typo.join('\n')).toMatch(/Unknown key/);
     const bad = verifyProblems(
-      verifiableCopies({ 'auditshipper.service': UNIT_TEXT.replace('Restart=always', 'Restart=sometimes') }),
+      verifiableCopies({
+        'auditshipper.service': UNIT_TEXT.replace('Restart=always', 'Restart=sometimes'),
+      }),
     );
     expect(bad.join('\n')).toMatch(/restart/i);
   });
@@ -215,18 +233,26 @@ describe('deploy/systemd/auditshipper.service', () => {
     'both services score an exposure of 2.0 or less in `systemd-analyze security`',
     () => {
       for (const file of verifiableCopies().filter((f) => f.endsWith('.service'))) {
-        const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--threshold=20', '--no-pager', file], {
-          encoding: 'utf8',
-        });
+        const r = spawnSync(
+          'systemd-analyze',
+          ['security', '--offline=true', '--threshold=20', '--no-pager', file],
+          {
+            encoding: 'utf8',
+          },
+        );
         const score = /Overall exposure level for \S+: ([\d.]+)/.exec(r.stdout)?.[1];
-        const why = r.stdout.split('\n').filter((l) => l.includes('✗')).join('\n');
+        const why = r.stdout
+          .split('\n')
+          .filter((l) => l.includes('✗'))
+          .join('\n');
         expect(Number(score), `${file}\n${why}`).toBeLessThanOrEqual(2);
         expect(r.status, file).toBe(0);
       }
     },
   );
 
-  if (!analyze) it.skip('systemd-analyze is not installed here: unit verification skipped', () => {});
+  if (!analyze)
+    it.skip('systemd-analyze is not installed here: unit verification skipped', () => {});
 });
 
 describe('deploy/systemd/auditshipper-docker-acl.{service,path,sh}', () => {
@@ -266,7 +292,13 @@ describe('deploy/systemd/auditshipper-docker-acl.{service,path,sh}', () => {
     if (!opts.noRoot) {
       for (const id of ['aaa', 'bbb']) {
         mkdirSync(join(root, id), { recursive: true, mode: 0o710 });
-        for (const f of [`${id}-json.log`, `${id}-json.log.1`, 'config.v2.json', 'hostconfig.json', 'hosts']) {
+        for (const f of [
+          `${id}-json.log`,
+          `${id}-json.log.1`,
+          'config.v2.json',
+          'hostconfig.json',
+          'hosts',
+        ]) {
           writeFileSync(join(root, id, f), '');
         }
       }
@@ -304,7 +336,9 @@ describe('deploy/systemd/auditshipper-docker-acl.{service,path,sh}', () => {
 
 describe('deploy/systemd/auditshipper.yaml', () => {
   it('every variable it needs is in env.example or the unit', () => {
-    const refs = [...CONFIG_TEXT.matchAll(/^[^#\n]*?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/gm)].map((m) => m[1]!);
+    const refs = [...CONFIG_TEXT.matchAll(/^[^#\n]*?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/gm)].map(
+      (m) => m[1]!,
+    );
     expect(refs.length).toBeGreaterThan(0);
     for (const r of refs) expect({ ...exampleEnv, ...unitEnv }, r).toHaveProperty(r);
   });
@@ -322,7 +356,9 @@ describe('deploy/systemd/auditshipper.yaml', () => {
       env: { DD_API_KEY: '' },
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/auditshipper\.yaml:\d+:\d+: environment variable DD_API_KEY is not set/);
+    expect(r.stderr).toMatch(
+      /auditshipper\.yaml:\d+:\d+: environment variable DD_API_KEY is not set/,
+    );
   });
 
   it('reads Docker json-file logs from where Docker writes them', () => {

@@ -123,9 +123,10 @@ routes:
       expect(readNdjsonTree(join(dir, 'out')).some((e) => e.id === poisonId)).toBe(true);
 
       // Replay while the receiver still refuses it: it comes straight back to the DLQ.
+      // (Counted before the command: the agent may re-send before the command has exited.)
+      const n = siem.requests.length;
       const r1 = await cli(['dlq', 'replay', '--sink', 'siem', '-c', agentCfg]);
       expect(r1.stdout).toMatch(/re-queued 1 dead letter\b/);
-      const n = siem.requests.length;
       await waitFor('the replayed event sent', () => siem.requests.length > n || undefined, 15_000);
       await until('back in the DLQ', async () => (dead = await dlq()).length === 1, 15_000);
       expect(dead[0]!.body.id).toBe(poisonId);

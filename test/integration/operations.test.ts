@@ -4,7 +4,7 @@
  * signal lifecycle (SIGTERM under load, a second SIGTERM, SIGHUP).
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -23,7 +23,8 @@ import { retoolAuditLine, rng } from '../helpers/workload.js';
 const apiPort = async (a: Running) => {
   const m = await waitFor(
     'api port',
-    () => /"msg":"api listening"/.test(a.stderr()) && /"port":(\d+)/.exec(a.stderr()),
+    () =>
+      (/"msg":"api listening"/.test(a.stderr()) && /"port":(\d+)/.exec(a.stderr())) || undefined,
     30_000,
   );
   return Number(m[1]);
@@ -161,6 +162,37 @@ describe('operations (integration)', () => {
       200,
     );
     await waitFor('delivered', () => rcv.received.length >= 1 || undefined, 10_000);
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+  }, 60_000);
+
+  it('with api.ready_requires_sinks: false (sidecars), a failing sink does not fail /readyz', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const rcv = await startGenericReceiver();
+    await rcv.close(); // nothing listens on this port any more
+    const cfg = baseConfig(
+      dir,
+      `  siem:\n    type: http\n    url: ${rcv.url}\n    batch: { timeout: 100ms }\n    retry: { initial_backoff: 100ms, max_backoff: 200ms }`,
+      '  - name: all\n    to: [siem]',
+    );
+    writeFileSync(
+      cfg,
+      readFileSync(cfg, 'utf8').replace(
+        'unhealthy_after: 1s }',
+        'unhealthy_after: 1s, ready_requires_sinks: false }',
+      ),
+    );
+    const a = startCli(['run', '-c', cfg]);
+    const port = await apiPort(a);
+    appendFileSync(join(dir, 'logs', 'app.log'), retoolAuditLine(1, rng(1)) + '\n');
+    await waitFor(
+      'a failed delivery',
+      () => /delivery failed, will retry/.test(a.stderr()) || undefined,
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await get(port, '/readyz')).status).toBe(200);
     a.child.kill('SIGTERM');
     expect((await a.exited).code).toBe(0);
   }, 60_000);

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { readNdjsonTree, ROOT, waitFor } from '../helpers/agent.js';
 
 describe('quick start', () => {
-  it('npm start shows redacted demo events flowing and stops cleanly on SIGTERM', async () => {
+  it('npm start shows redacted demo events flowing and stops cleanly on Ctrl-C', async () => {
     const state = join(ROOT, '.auditshipper');
     rmSync(state, { recursive: true, force: true });
     const child = spawn('npm', ['start', '--silent'], {
@@ -23,7 +23,8 @@ describe('quick start', () => {
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // 'close': every process holding the pipes (npm, the agent) has finished writing.
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     try {
       await waitFor(
         'three demo events on stdout',
@@ -37,7 +38,8 @@ describe('quick start', () => {
         /auditshipper_events_ingested_total\{product="retool",severity="\w+"\} \d+/,
       );
     } finally {
-      process.kill(-child.pid!, 'SIGTERM');
+      // What Ctrl-C does in a terminal: SIGINT to the whole foreground process group.
+      process.kill(-child.pid!, 'SIGINT');
     }
     await exited;
     expect(err).toContain('"msg":"stopped"');

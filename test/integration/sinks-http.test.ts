@@ -42,7 +42,11 @@ function recordArrivals(r: BaseReceiver): number[] {
   return times;
 }
 
-async function setup(onFinished: OnFinished, sinkExtra = ''): Promise<Setup> {
+async function setup(
+  onFinished: OnFinished,
+  sinkExtra = '',
+  retry = '{ initial_backoff: 100ms, max_backoff: 500ms }',
+): Promise<Setup> {
   const dir = tempDir('as-http-');
   mkdirSync(join(dir, 'logs'));
   const siem = await startGenericReceiver();
@@ -65,7 +69,7 @@ sinks:
     type: http
     url: ${siem.url}/ingest
     batch: { max_events: 1000, max_bytes: 4MiB, timeout: 500ms }
-    retry: { initial_backoff: 100ms, max_backoff: 500ms }
+    retry: ${retry}
     request: { timeout: 5s }
 ${sinkExtra}
 routes:
@@ -178,7 +182,7 @@ describe.concurrent(
         await waitFor(
           'the refused request',
           () => s.siem.requests.length >= 1 || undefined,
-          15_000,
+          30_000,
         );
         const refusedAt = s.arrivals[0]!;
         // Slow retry: no second attempt within the next seconds (a 5xx would be retried in < 0.5 s).
@@ -207,6 +211,38 @@ describe.concurrent(
       },
     );
 
+    it('401 from a wrong token; fixing the token in the config file (live reload) delivers everything', async ({
+      onTestFinished,
+    }) => {
+      const s = await setup(
+        onTestFinished,
+        '    auth: { strategy: bearer, token: "${SIEM_TOKEN}" }',
+      );
+      const right = 'the-right-token-0123456789';
+      const wrong = 'the-wrong-token-9876543210';
+      // The receiver checks the token for real this time (no forced status).
+      await s.siem.close();
+      s.siem = await startGenericReceiver({ auth: { bearer: right }, port: s.siem.port });
+      onTestFinished(() => s.siem.close());
+      writeEvents(s, 0, 40);
+      s.agent = startCli(['run', '-c', s.cfg], { env: { SIEM_TOKEN: wrong } });
+      await waitFor('the refused request', () => s.siem.requests.length >= 1 || undefined, 30_000);
+      expect(s.siem.requests[0]!.status).toBe(401);
+      // The operator fixes the token in the file (here: a literal, no longer from the env).
+      const { readFileSync, writeFileSync } = await import('node:fs');
+      const fixedAt = Date.now();
+      writeFileSync(s.cfg, readFileSync(s.cfg, 'utf8').replace('"${SIEM_TOKEN}"', right));
+      await waitFor('all delivered', () => s.siem.received.length >= 40 || undefined, 20_000, 100);
+      // Well before the 30 s slow retry of the old sink: the reload replaced it.
+      expect(Date.now() - fixedAt).toBeLessThan(20_000);
+      expectExactlyOnce(s.siem, 0, 40);
+      await stop(s);
+      const logs = s.agent.stderr();
+      expect(logs).toMatch(/config reloaded/);
+      expect(logs).not.toContain(right);
+      expect(logs).not.toContain(wrong);
+    });
+
     it('400: bisects the batch, delivers the good events once, dead-letters only the poison event', async ({
       onTestFinished,
     }) => {
@@ -217,7 +253,7 @@ describe.concurrent(
       await waitFor(
         '99 delivered and 1 dead letter',
         () => s.siem.received.length >= 99 || undefined,
-        30_000,
+        60_000,
       );
       await until('the dead letter', async () => (await dlqList(s)).length === 1, 10_000);
       const dlq = await dlqList(s);
@@ -242,7 +278,7 @@ describe.concurrent(
       s.siem.failNext(413);
       writeEvents(s, 0, 100);
       start(s);
-      await waitFor('all delivered', () => s.siem.received.length >= 100 || undefined, 30_000);
+      await waitFor('all delivered', () => s.siem.received.length >= 100 || undefined, 60_000);
       expectExactlyOnce(s.siem, 0, 100);
       expect(statuses(s.siem).slice(0, 3)).toEqual([413, 200, 200]);
       // The halves cover exactly the refused batch: same first and last ids, adjacent in the middle.
@@ -277,7 +313,7 @@ describe.concurrent(
       s.siem.failNext(429, { retryAfter: 2 });
       writeEvents(s, 0, 20);
       start(s);
-      await waitFor('all delivered', () => s.siem.received.length >= 20 || undefined, 30_000);
+      await waitFor('all delivered', () => s.siem.received.length >= 20 || undefined, 60_000);
       expectExactlyOnce(s.siem, 0, 20);
       expect(statuses(s.siem)).toEqual([429, 200]);
       expect(s.arrivals[1]! - s.arrivals[0]!).toBeGreaterThanOrEqual(1950);
@@ -292,7 +328,7 @@ describe.concurrent(
       s.siem.failNext(429);
       writeEvents(s, 0, 20);
       start(s);
-      await waitFor('all delivered', () => s.siem.received.length >= 20 || undefined, 30_000);
+      await waitFor('all delivered', () => s.siem.received.length >= 20 || undefined, 60_000);
       expectExactlyOnce(s.siem, 0, 20);
       expect(statuses(s.siem)).toEqual([429, 429, 200]);
       // Full jitter under a 500 ms cap; generous for a loaded 2-core machine.
@@ -309,7 +345,7 @@ describe.concurrent(
       s.siem.failNext(503, { retryAfter: date });
       writeEvents(s, 0, 20);
       start(s);
-      await waitFor('all delivered', () => s.siem.received.length >= 20 || undefined, 30_000);
+      await waitFor('all delivered', () => s.siem.received.length >= 20 || undefined, 60_000);
       expectExactlyOnce(s.siem, 0, 20);
       expect(statuses(s.siem)).toEqual([503, 200]);
       expect(s.arrivals[1]!).toBeGreaterThanOrEqual(Date.parse(date) - 50);
@@ -323,10 +359,34 @@ describe.concurrent(
       for (const st of [500, 503, 408, 502]) s.siem.failNext(st);
       writeEvents(s, 0, 50);
       start(s);
-      await waitFor('all delivered', () => s.siem.received.length >= 50 || undefined, 30_000);
+      await waitFor('all delivered', () => s.siem.received.length >= 50 || undefined, 60_000);
       expectExactlyOnce(s.siem, 0, 50);
       expect(statuses(s.siem)).toEqual([500, 503, 408, 502, 200]);
       expect(await dlqList(s)).toEqual([]);
+      await stop(s);
+    });
+
+    it('retry.max_age: a batch still failing after that long goes to the DLQ with the reason', async ({
+      onTestFinished,
+    }) => {
+      const s = await setup(
+        onTestFinished,
+        '',
+        '{ initial_backoff: 100ms, max_backoff: 500ms, max_age: 2s }',
+      );
+      s.siem.setMode({ status: 503 });
+      writeEvents(s, 0, 10);
+      start(s);
+      await waitFor('the first attempt', () => s.siem.requests.length >= 1 || undefined, 30_000);
+      await until('dead letters', async () => (await dlqList(s)).length === 10, 20_000);
+      const dlq = await dlqList(s);
+      expect(dlq.every((d) => d.status === 503)).toBe(true);
+      expect(String(dlq[0]!.reason)).toMatch(
+        /gave up after \d+ attempts \(retry.max_age exceeded\)/,
+      );
+      expect(s.siem.requests.length).toBeGreaterThan(2); // it did retry first
+      expect(s.siem.received).toHaveLength(0);
+      expect(await queueDepth(s)).toBe(0);
       await stop(s);
     });
 
@@ -338,12 +398,12 @@ describe.concurrent(
       s.siem.setMode('reset');
       writeEvents(s, 0, 30);
       start(s);
-      await waitFor('two reset attempts', () => s.siem.requests.length >= 2 || undefined, 15_000);
+      await waitFor('two reset attempts', () => s.siem.requests.length >= 2 || undefined, 30_000);
       s.siem.setMode('hang');
       const n = s.siem.requests.length;
       await waitFor('a hung attempt', () => s.siem.requests.length > n || undefined, 15_000);
       s.siem.setMode('normal');
-      await waitFor('all delivered', () => s.siem.received.length >= 30 || undefined, 30_000);
+      await waitFor('all delivered', () => s.siem.received.length >= 30 || undefined, 60_000);
       expectExactlyOnce(s.siem, 0, 30);
       expect(await dlqList(s)).toEqual([]);
       await stop(s);

@@ -6,7 +6,7 @@
  *  - `kill -9` during delivery (twice) and restart: nothing lost, duplicates keep their id.
  * Both cases run concurrently; the minute of outage dominates the file.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
@@ -152,6 +152,7 @@ describe.concurrent('delivery durability (integration)', () => {
     expect(d.duplicates).toBeLessThanOrEqual(1000);
     // Back-off is capped at 3 s: the agent notices the receiver is back within seconds.
     expect(catchUp).toBeLessThan(45_000);
+    rmSync(dir, { recursive: true, force: true }); // ~20 MB of logs and buffer
   }, 150_000);
 
   it('kill -9 during delivery, twice, then restart: nothing lost', async ({ onTestFinished }) => {

@@ -158,6 +158,8 @@ describe.concurrent('network sinks, one per type (integration)', { timeout: 60_0
     batch: { timeout: 300ms }`,
       [hec],
     );
+    // The start-up healthcheck fails (queues full): a warning, never a blocked start.
+    hec.setHealth('queues_full');
     // Indexing stalls: events are received, but never confirmed.
     hec.setAckMode('never');
     s.write(80);
@@ -189,6 +191,7 @@ describe.concurrent('network sinks, one per type (integration)', { timeout: 60_0
     );
     expect(hec.channels.size).toBe(1);
     expect([...hec.channels][0]).toMatch(GUID_RE);
+    expect(s.agent!.stderr()).toMatch(/healthcheck failed: .*HEC code 18/);
     expect(s.agent!.stderr()).not.toContain(hec.token);
   });
 

@@ -87,8 +87,24 @@ export function parseDockerfile(text: string): Dockerfile {
 }
 
 const KEYWORDS = new Set([
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL',
-  'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 
 function parseInstruction(text: string, line: number): Instruction {
@@ -111,7 +127,7 @@ function parseInstruction(text: string, line: number): Instruction {
     if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
       throw new Error(`line ${line}: exec form must be a JSON array of strings`);
     }
-    ins.exec = parsed as string[];
+    ins.exec = parsed;
   }
   return ins;
 }

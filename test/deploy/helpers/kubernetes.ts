@@ -13,11 +13,16 @@ import { parseAllDocuments } from 'yaml';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 
+// Parsed YAML of any shape: the schema validation below is the real type check, and the
+// tests read deep paths that a static type would only restate.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = Record<string, any>;
 
 interface Validatable {
   validate(): void;
 }
+// Each model's constructor takes its own interface; `never` would reject them all.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ModelCtor = new (data: any) => Validatable;
 
 const MODELS: Record<string, ModelCtor> = {
@@ -44,7 +49,7 @@ export function parseManifests(text: string, file: string): K8sObject[] {
     if (typeof value !== 'object' || Array.isArray(value)) {
       throw new Error(`${file}: a document is not a mapping`);
     }
-    out.push(value as K8sObject);
+    out.push(value);
   }
   return out;
 }
@@ -73,7 +78,7 @@ export function manifestProblems(obj: K8sObject): string[] {
 
 function recordReads<T>(value: T, path: string, read: Set<string>): T {
   if (value === null || typeof value !== 'object') return value;
-  return new Proxy(value as object, {
+  return new Proxy(value, {
     get(target, prop, receiver) {
       const v: unknown = Reflect.get(target, prop, receiver);
       if (typeof prop !== 'string' || !Object.prototype.hasOwnProperty.call(target, prop)) return v;
@@ -87,7 +92,7 @@ function recordReads<T>(value: T, path: string, read: Set<string>): T {
       for (const k of keys) if (typeof k === 'string') read.add(`${path}/${k}`);
       return keys;
     },
-  }) as T;
+  });
 }
 
 /** Paths present in the data that the validator never read (outermost only). */
@@ -162,13 +167,19 @@ export function containerNamed(pod: PodSpec, name: string): Container {
 function keyOf(obj: K8sObject, key: string): string | undefined {
   if (obj.stringData && key in obj.stringData) return String(obj.stringData[key]);
   if (obj.data && key in obj.data) {
-    return obj.kind === 'Secret' ? Buffer.from(String(obj.data[key]), 'base64').toString() : String(obj.data[key]);
+    return obj.kind === 'Secret'
+      ? Buffer.from(String(obj.data[key]), 'base64').toString()
+      : String(obj.data[key]);
   }
   return undefined;
 }
 
 /** The environment the container would get, resolving downward-API and Secret references. */
-export function containerEnv(c: Container, objs: K8sObject[], pod: PodIdentity): Record<string, string> {
+export function containerEnv(
+  c: Container,
+  objs: K8sObject[],
+  pod: PodIdentity,
+): Record<string, string> {
   if (c.envFrom) throw new Error('envFrom is not modelled by this test');
   const fields: Record<string, string> = {
     'metadata.namespace': pod.namespace,
@@ -181,7 +192,8 @@ export function containerEnv(c: Container, objs: K8sObject[], pod: PodIdentity):
     if (e.value !== undefined) env[e.name] = String(e.value);
     else if (e.valueFrom?.fieldRef) {
       const v = fields[e.valueFrom.fieldRef.fieldPath as string];
-      if (v === undefined) throw new Error(`${e.name}: fieldPath ${e.valueFrom.fieldRef.fieldPath} not modelled`);
+      if (v === undefined)
+        throw new Error(`${e.name}: fieldPath ${e.valueFrom.fieldRef.fieldPath} not modelled`);
       env[e.name] = v;
     } else if (e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef) {
       const ref = e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef;

@@ -101,6 +101,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
         initialBackoffMs: sc.retry.initial_backoff,
         maxBackoffMs: sc.retry.max_backoff,
         maxAgeMs: sc.retry.max_age,
+        unhealthyBackoffMs: sc.retry.unhealthy_backoff,
       },
       logger: log,
       hooks: {

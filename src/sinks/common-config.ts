@@ -65,6 +65,8 @@ export const retrySchema = z
     max_backoff: zDuration.prefault('60s'),
     /** Events older than this (since ingest) stop being retried and go to the DLQ. Unset: retry forever. */
     max_age: zDuration.optional(),
+    /** Wait between tries while the receiver refuses our credentials (401/403): slow, never dropping. */
+    unhealthy_backoff: zDuration.prefault('30s'),
   })
   .superRefine((r, ctx) => {
     if (r.initial_backoff <= 0) {

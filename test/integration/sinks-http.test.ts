@@ -5,7 +5,7 @@
  * (`auditshipper dlq list --json`) and the queue (`auditshipper status --json`) are checked.
  *
  * The cases run concurrently (each has its own agent, data dir and receiver): the 401/403
- * cases wait through the sink's slow unhealthy retry (30 s) and dominate the file.
+ * cases wait through the sink's slow unhealthy retry (retry.unhealthy_backoff) and dominate the file.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -170,12 +170,16 @@ describe.concurrent(
   'http sink: every status path through the built CLI',
   { timeout: 90_000 },
   () => {
-    // First: these wait through the 30 s unhealthy retry, the others run beside them.
+    // First: these wait through the slow unhealthy retry, the others run beside them.
     it.for([401, 403])(
       '%i: the sink turns unhealthy, logs once naming it (never the token), drops nothing, retries slowly, delivers once fixed',
       async (status, { onTestFinished }) => {
         const token = `tok-${status}-do-not-print-0123456789`;
-        const s = await setup(onTestFinished, `    auth: { strategy: bearer, token: ${token} }`);
+        const s = await setup(
+          onTestFinished,
+          `    auth: { strategy: bearer, token: ${token} }`,
+          '{ initial_backoff: 100ms, max_backoff: 500ms, unhealthy_backoff: 8s }',
+        );
         s.siem.setMode({ status });
         writeEvents(s, 0, 50);
         start(s);
@@ -199,7 +203,8 @@ describe.concurrent(
           45_000,
           200,
         );
-        expect(s.arrivals[1]! - refusedAt).toBeGreaterThanOrEqual(20_000);
+        // retry.unhealthy_backoff (8 s here) paces the retries, not the fast 5xx backoff.
+        expect(s.arrivals[1]! - refusedAt).toBeGreaterThanOrEqual(7_500);
         expectExactlyOnce(s.siem, 0, 50);
         expect(s.siem.requests[1]!.headers.authorization).toBe(`Bearer ${token}`);
         await until('queue drained', async () => (await queueDepth(s)) === 0, 10_000);

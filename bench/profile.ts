@@ -5,7 +5,8 @@
  *
  *   node dist-bench/bench/profile.js /tmp/prof/CPU.*.cpuprofile [--top 25] [--json]
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
@@ -13,10 +14,12 @@ interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber: number;
 }
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -38,6 +41,35 @@ export interface ProfileSummary {
   idleMs: number;
   byModule: ProfileRow[];
   byFunction: ProfileRow[];
+  /** Time in a function and everything it called (recursion counted once). */
+  inclusive: ProfileRow[];
+}
+
+/** Source maps next to compiled files (`x.js.map`), so lines point into src/*.ts. */
+function sourceMapper(): (f: CallFrame) => { file: string; line: number } {
+  const maps = new Map<string, SourceMap | null>();
+  return (f) => {
+    const path = f.url.replace(/^file:\/\//, '');
+    let map = maps.get(path);
+    if (map === undefined) {
+      map = null;
+      try {
+        if (existsSync(`${path}.map`))
+          map = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')) as SourceMapPayload);
+      } catch {
+        map = null;
+      }
+      maps.set(path, map);
+    }
+    const fallback = { file: moduleOf(f.url), line: f.lineNumber + 1 };
+    if (!map) return fallback;
+    const e = map.findEntry(f.lineNumber, f.columnNumber) as {
+      originalSource?: string;
+      originalLine?: number;
+    };
+    if (e.originalSource === undefined || e.originalLine === undefined) return fallback;
+    return { file: moduleOf(f.url), line: e.originalLine + 1 };
+  };
 }
 
 /** A readable module name for a script URL. */
@@ -58,13 +90,31 @@ export function moduleOf(url: string): string {
 
 export function summariseProfile(p: CpuProfile, top = 25): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) {
     const id = p.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
+  const where = sourceMapper();
+  const keyCache = new Map<number, { mod: string; fn: string }>();
+  const keyOf = (id: number) => {
+    let k = keyCache.get(id);
+    if (!k) {
+      const f = byId.get(id)!.callFrame;
+      if (!f.url) k = { mod: f.functionName || '(native)', fn: f.functionName || '(native)' };
+      else {
+        const at = where(f);
+        k = { mod: at.file, fn: `${f.functionName || '(anonymous)'}  ${at.file}:${at.line}` };
+      }
+      keyCache.set(id, k);
+    }
+    return k;
+  };
   const mods = new Map<string, number>();
   const fns = new Map<string, number>();
+  const incl = new Map<string, number>();
   let total = 0;
   let idle = 0;
   for (const [id, us] of selfUs) {
@@ -74,12 +124,18 @@ export function summariseProfile(p: CpuProfile, top = 25): ProfileSummary {
       continue;
     }
     total += us;
-    const mod = f.url ? moduleOf(f.url) : f.functionName || '(native)';
+    const { mod, fn } = keyOf(id);
     mods.set(mod, (mods.get(mod) ?? 0) + us);
-    const fn = f.url
-      ? `${f.functionName || '(anonymous)'}  ${mod}:${f.lineNumber + 1}`
-      : f.functionName || '(native)';
     fns.set(fn, (fns.get(fn) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let n: number | undefined = id; n !== undefined; n = parent.get(n)) {
+      const cf = byId.get(n)!.callFrame;
+      if (!cf.url) continue; // (root), (program), natives: not a place to optimise
+      const k = keyOf(n).fn;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + us);
+    }
   }
   const rows = (m: Map<string, number>): ProfileRow[] =>
     [...m]
@@ -95,6 +151,7 @@ export function summariseProfile(p: CpuProfile, top = 25): ProfileSummary {
     idleMs: Math.round(idle / 1000),
     byModule: rows(mods),
     byFunction: rows(fns),
+    inclusive: rows(incl),
   };
 }
 
@@ -106,8 +163,11 @@ export function formatProfile(s: ProfileSummary): string {
   ];
   for (const r of s.byModule)
     lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
-  lines.push('', 'by function:');
+  lines.push('', 'by function (self):');
   for (const r of s.byFunction)
+    lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
+  lines.push('', 'by function (inclusive):');
+  for (const r of s.inclusive)
     lines.push(`  ${String(r.ms).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`);
   return lines.join('\n');
 }

@@ -11,7 +11,7 @@
  * The events/s figure is per CPU-second of this process (process.cpuUsage), so it is
  * the one-core rate even on a busy machine; the wall-clock rate is printed beside it.
  * Options: --events N (distinct events, default 20000), --rounds N (default 7), --json,
- *          --quick (default rules only, no hostile inputs).
+ *          --quick (only the two default-rules rows, no hostile inputs).
  *
  * Events are cloned (JSON.parse of pre-serialised text) outside the timed region,
  * because apply() redacts in place; only apply() is timed. The figure reported is the

@@ -55,6 +55,8 @@ export interface ScenarioResult {
     drainSeconds: number | null;
     drainAuditPerSec: number | null;
     drainLinesPerSecEquivalent: number | null;
+    /** Distinct events the receiver got in each second of the run (from receiver start). */
+    deliveredPerSecond?: number[];
   };
   shipperMetrics?: Record<string, number>;
   notes: string[];
@@ -337,6 +339,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
       );
     const warmEnd = t0 + o.warmupSeconds * 1000;
     const st = await rcv.stats(o.outageSeconds ? undefined : warmEnd);
+    if (backlog) backlog.deliveredPerSecond = st.perSecond;
     const samples = sampler.samples.filter(
       (s) => s.at >= warmEnd && s.at <= t0 + writtenFor * 1000,
     );

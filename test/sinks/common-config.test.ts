@@ -30,7 +30,7 @@ describe('commonSinkKeys', () => {
       type: 'x',
       batch: { max_events: 500, max_bytes: 1_000_000, timeout: 2000 },
       request: { timeout: 30_000, concurrency: 1 },
-      retry: { initial_backoff: 1000, max_backoff: 60_000 },
+      retry: { initial_backoff: 1000, max_backoff: 60_000, unhealthy_backoff: 30_000 },
     });
   });
 
@@ -48,7 +48,12 @@ describe('commonSinkKeys', () => {
       timeoutMs: 250,
     });
     expect(c.request).toEqual({ timeout: 5000, concurrency: 4 });
-    expect(c.retry).toEqual({ initial_backoff: 500, max_backoff: 120_000, max_age: 604_800_000 });
+    expect(c.retry).toEqual({
+      initial_backoff: 500,
+      max_backoff: 120_000,
+      max_age: 604_800_000,
+      unhealthy_backoff: 30_000,
+    });
   });
 
   it.each([
@@ -85,7 +90,11 @@ describe('commonSinkKeys', () => {
   });
 
   it('exposes retry defaults on their own', () => {
-    expect(retrySchema.parse({})).toEqual({ initial_backoff: 1000, max_backoff: 60_000 });
+    expect(retrySchema.parse({})).toEqual({
+      initial_backoff: 1000,
+      max_backoff: 60_000,
+      unhealthy_backoff: 30_000,
+    });
   });
 });
 

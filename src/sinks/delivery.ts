@@ -287,14 +287,17 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
 
   const dispatch = (batch: QueuedEvent[]) => {
     inFlight++;
+    leasedEvents += batch.length;
     state.inFlight = inFlight;
     const p = deliver(batch)
       .catch((err) => {
-        if (!(err instanceof Stopped))
-          log.error({ err: (err as Error).message }, 'delivery loop error');
+        // A batch that cannot be sent during shutdown stays queued; stop draining this sink.
+        if (err instanceof Stopped) running = false;
+        else log.error({ err: (err as Error).message }, 'delivery loop error');
       })
       .finally(() => {
         inFlight--;
+        leasedEvents -= batch.length;
         state.inFlight = inFlight;
         inflightDone.delete(p);
         wake?.();
@@ -303,11 +306,51 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
     inflightDone.add(p);
   };
 
+  /** Events leased and not yet acked or dead-lettered (still counted in the queue depth). */
+  let leasedEvents = 0;
+  /** Moving average of event size, to tell from counts alone when a batch would be full. */
+  let avgBytes = 1024;
+
   const run = async () => {
     while (running) {
       if (inFlight >= o.concurrency) {
         await waitForWork(1000);
         continue;
+      }
+      // Decide from the in-memory depth whether a batch is ready before reading any body:
+      // leasing rows only to find the batch too small (and leasing them again later) was
+      // a large part of the store's cost under load.
+      const pending = o.store.queueDepth(name) - leasedEvents;
+      const fullCount = Math.max(
+        1,
+        Math.min(o.limits.maxEvents, Math.floor(o.limits.maxBytes / avgBytes)),
+      );
+      if (pending <= 0) {
+        checkIdle();
+        if (draining && inFlight === 0) break;
+        await waitForWork(draining ? 50 : 1000);
+        continue;
+      }
+      if (pending < fullCount && !draining) {
+        // A partial batch waits until its oldest event is `timeoutMs` old, to fill up.
+        let oldest: number | null;
+        try {
+          oldest = o.store.peekOldest(name, cursor);
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'cannot read the buffer; retrying');
+          await waitForWork(1000);
+          continue;
+        }
+        if (oldest === null) {
+          // Depth counted rows we cannot see yet (another process changed the buffer).
+          await waitForWork(200);
+          continue;
+        }
+        const age = now() - oldest;
+        if (age < o.limits.timeoutMs) {
+          await waitForWork(o.limits.timeoutMs - age);
+          continue;
+        }
       }
       let batch: QueuedEvent[];
       try {
@@ -318,24 +361,10 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
         continue;
       }
       if (batch.length === 0) {
-        checkIdle();
-        if (draining && inFlight === 0) break;
-        await waitForWork(draining ? 50 : 1000);
+        await waitForWork(200);
         continue;
       }
-      const full = batch.length >= o.limits.maxEvents || bytesOf(batch) >= o.limits.maxBytes;
-      if (!full && !draining) {
-        // A partial batch waits until its oldest event is `timeoutMs` old, to fill up.
-        const age = now() - batch[0]!.ingestedAt;
-        if (age < o.limits.timeoutMs) {
-          await waitForWork(o.limits.timeoutMs - age);
-          if (!running) break;
-          const again = o.store.leaseBatch(name, cursor, o.limits.maxEvents, o.limits.maxBytes);
-          const fullNow = again.length >= o.limits.maxEvents || bytesOf(again) >= o.limits.maxBytes;
-          if (!fullNow && now() - again[0]!.ingestedAt < o.limits.timeoutMs) continue;
-          batch = again;
-        }
-      }
+      avgBytes = Math.max(1, Math.round(avgBytes * 0.8 + (bytesOf(batch) / batch.length) * 0.2));
       cursor = batch[batch.length - 1]!.seq;
       dispatch(batch);
     }

@@ -74,6 +74,8 @@ export interface Store {
   /** True once a source has started at least once (read_from applies only before that). */
   markSourceStarted(source: string): boolean;
   leaseBatch(sink: string, afterSeq: number, maxEvents: number, maxBytes: number): QueuedEvent[];
+  /** Ingest time of the oldest queued row after the cursor, without reading bodies; null if none. */
+  peekOldest(sink: string, afterSeq: number): number | null;
   ackBatch(sink: string, seqs: readonly number[]): void;
   deadLetter(
     sink: string,
@@ -193,6 +195,10 @@ export function openStore(opts: StoreOptions): Store {
     deleteCheckpoint: db.prepare('DELETE FROM checkpoints WHERE source = ? AND file_id = ?'),
     loadCheckpoints: db.prepare('SELECT * FROM checkpoints WHERE source = ?'),
     allCheckpoints: db.prepare('SELECT * FROM checkpoints ORDER BY source, path'),
+    peek: db.prepare(
+      `SELECT e.ingested_at AS t FROM queue q JOIN events e ON e.seq = q.seq
+       WHERE q.sink_id = ? AND q.qseq > ? ORDER BY q.qseq LIMIT 1`,
+    ),
     lease: db.prepare(
       `SELECT q.qseq AS seq, e.id AS id, e.body AS body, e.bytes AS bytes, e.ingested_at AS ingestedAt
        FROM queue q JOIN events e ON e.seq = q.seq
@@ -257,15 +263,34 @@ export function openStore(opts: StoreOptions): Store {
     },
   );
 
-  const ackTx = db.transaction((id: number, seqs: readonly number[]) => {
-    let n = 0;
-    for (const qseq of seqs) {
-      const row = stmt.deleteQueue.get(id, qseq) as { seq: number } | undefined;
-      if (!row) continue;
-      n++;
-      release(row.seq);
+  // Set-based ack: four statements per batch instead of two or three per event (the ack
+  // path was the largest cost in the throughput profile). Events only this sink still
+  // needed (refs = 1) are deleted or marked first; then the others lose one reference.
+  const ack = {
+    deleteQueue: db.prepare(
+      'DELETE FROM queue WHERE sink_id = ? AND qseq IN (SELECT value FROM json_each(?)) RETURNING seq',
+    ),
+    dropLast: db.prepare(
+      'DELETE FROM events WHERE refs = 1 AND seq IN (SELECT value FROM json_each(?)) RETURNING bytes',
+    ),
+    markLast: db.prepare(
+      'UPDATE events SET refs = 0, delivered_at = ? WHERE refs = 1 AND seq IN (SELECT value FROM json_each(?))',
+    ),
+    decRest: db.prepare(
+      'UPDATE events SET refs = refs - 1 WHERE refs > 1 AND seq IN (SELECT value FROM json_each(?))',
+    ),
+  };
+  const ackTx = db.transaction((id: number, qseqs: readonly number[]) => {
+    const rows = ack.deleteQueue.all(id, JSON.stringify(qseqs)) as { seq: number }[];
+    if (rows.length === 0) return 0;
+    const seqs = JSON.stringify(rows.map((r) => r.seq));
+    if (opts.keepDeliveredMs <= 0) {
+      for (const r of ack.dropLast.all(seqs) as { bytes: number }[]) usedBytes -= r.bytes;
+    } else {
+      ack.markLast.run(now(), seqs);
     }
-    return n;
+    ack.decRest.run(seqs);
+    return rows.length;
   });
 
   const dlqTx = db.transaction(
@@ -401,6 +426,9 @@ export function openStore(opts: StoreOptions): Store {
         bytes += row.bytes;
       }
       return out;
+    },
+    peekOldest(sink, afterSeq) {
+      return (stmt.peek.get(sinkId(sink), afterSeq) as { t: number } | undefined)?.t ?? null;
     },
     ackBatch(sink, seqs) {
       const id = sinkId(sink);
@@ -587,6 +615,7 @@ function readonlyStore(
       ),
     markSourceStarted: refuse,
     leaseBatch: refuse,
+    peekOldest: refuse,
     ackBatch: refuse,
     deadLetter: refuse,
     listDeadLetters: (o = {}) => {

@@ -34,6 +34,12 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Agents still running: killed when the test worker exits, so a failed test leaves no orphan. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 /** Start `auditshipper <args>`; output is collected in memory (tests keep it small). */
 export function startCli(
   args: string[],
@@ -50,8 +56,12 @@ export function startCli(
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
+  live.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.on('exit', (code, signal) => r({ code, signal })),
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      r({ code, signal });
+    }),
   );
   return { child, stdout: () => out, stderr: () => err, exited };
 }

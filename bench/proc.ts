@@ -4,7 +4,7 @@
  * from fields 14 and 15 of /proc/<pid>/stat, in clock ticks.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcSample {
   /** Epoch ms. */
@@ -107,4 +107,60 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * CPU seconds per thread name (threads sharing a name are summed), e.g. node's main thread
+ * vs its libuv pool (gzip, fs) and V8 helpers: shows whether a second core is being used.
+ */
+export function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(fields[11]) + Number(fields[12])) / clkTck();
+      const key = tid === String(pid) ? `${name} (main)` : name;
+      out[key] = Math.round(((out[key] ?? 0) + s) * 100) / 100;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+export interface CpuTimes {
+  total: number;
+  idle: number;
+  steal: number;
+}
+
+/** Machine-wide CPU ticks from /proc/stat (for steal and background-load figures). */
+export function machineCpu(): CpuTimes | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, idle: (f[3] ?? 0) + (f[4] ?? 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Share (0..1) of CPU time between two readings that was stolen by the hypervisor / busy. */
+export function cpuShares(
+  a: CpuTimes | null,
+  b: CpuTimes | null,
+): { steal: number; busy: number } | null {
+  if (!a || !b || b.total <= a.total) return null;
+  const d = b.total - a.total;
+  return { steal: (b.steal - a.steal) / d, busy: 1 - (b.idle - a.idle) / d };
 }

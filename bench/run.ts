@@ -134,6 +134,13 @@ function noteOf(r: ScenarioResult): string {
     );
   if (r.scenario === 'steady' || r.scenario === 'latency' || r.scenario === 'backlog')
     parts.push(`${r.cores.toFixed(2)} cores`);
+  if (r.threadCpuSeconds) {
+    const all = Object.values(r.threadCpuSeconds).reduce((a, b) => a + b, 0);
+    const main = Object.entries(r.threadCpuSeconds).find(([k]) => k.endsWith('(main)'))?.[1];
+    if (main !== undefined && all > 0 && Object.keys(r.threadCpuSeconds).length > 1)
+      parts.push(`main thread ${Math.round((100 * main) / all)}% of CPU`);
+  }
+  if (r.machineCpu && r.machineCpu.stealPct >= 5) parts.push(`${r.machineCpu.stealPct}% CPU steal`);
   if (r.duplicates) parts.push(`${r.duplicates} dup`);
   if (!r.complete) parts.push('INCOMPLETE');
   parts.push(...r.notes.filter((n) => !n.startsWith('incomplete')));
@@ -145,6 +152,7 @@ export function table(results: ScenarioResult[]): string {
     'scenario',
     'shipper',
     'lines/s',
+    'lines/CPU-s',
     'audit ev/s',
     'MiB/s',
     'peak RSS MiB',
@@ -157,6 +165,7 @@ export function table(results: ScenarioResult[]): string {
     r.scenario,
     r.shipper,
     fmtInt(r.linesPerSec),
+    r.cpuSeconds > 0 ? fmtInt(r.lines / r.cpuSeconds) : '—',
     fmtInt(r.auditPerSec),
     fmt1(r.mibPerSec),
     fmt1(r.peakRssMiB),
@@ -167,7 +176,7 @@ export function table(results: ScenarioResult[]): string {
   ]);
   const out = [
     `| ${head.join(' | ')} |`,
-    `|${head.map((_, i) => (i >= 2 && i <= 8 ? '---:' : '---')).join('|')}|`,
+    `|${head.map((_, i) => (i >= 2 && i <= 9 ? '---:' : '---')).join('|')}|`,
   ];
   for (const row of rows) out.push(`| ${row.join(' | ')} |`);
   return out.join('\n');
@@ -357,7 +366,7 @@ async function main(): Promise<number> {
         machine: { ...env, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
         settings: st,
         results,
-        peerRatio: ratio?.value ?? null,
+        peerRatio: ratio ? { lines: ratio.value, perCpuSecond: ratio.perCpu } : null,
         skipped,
         profile: profileSummary,
       },
@@ -373,17 +382,27 @@ async function main(): Promise<number> {
   return results.every((r) => r.complete) ? 0 : 1;
 }
 
-function peerRatio(results: ScenarioResult[]): { value: number; text: string } | null {
+function peerRatio(
+  results: ScenarioResult[],
+): { value: number; perCpu: number | null; text: string } | null {
   const ours = results.find((r) => r.scenario === 'throughput' && r.shipper === 'auditshipper');
   const peer = results.find((r) => r.scenario === 'throughput' && r.shipper === 'syslog-ng');
   if (!ours || !peer || !peer.linesPerSec) return null;
   const value = Math.round((100 * ours.linesPerSec) / peer.linesPerSec) / 100;
+  // Lines per CPU-second barely depends on what else the machine runs: a steadier ratio.
+  const perCpu =
+    ours.cpuSeconds > 0 && peer.cpuSeconds > 0
+      ? Math.round((100 * peer.cpuSeconds) / ours.cpuSeconds) / 100
+      : null;
   return {
     value,
+    perCpu,
     text:
       `throughput ratio auditshipper / syslog-ng: ${value.toFixed(2)}× ` +
-      `(${fmtInt(ours.linesPerSec)} vs ${fmtInt(peer.linesPerSec)} lines/s; peak RSS ${fmt1(ours.peakRssMiB)} vs ${fmt1(peer.peakRssMiB)} MiB; ` +
-      `CPU ${fmt1(ours.cpuSeconds)} vs ${fmt1(peer.cpuSeconds)} s)`,
+      `(${fmtInt(ours.linesPerSec)} vs ${fmtInt(peer.linesPerSec)} lines/s); ` +
+      `per CPU-second: ${perCpu === null ? '—' : `${perCpu.toFixed(2)}×`} ` +
+      `(CPU ${fmt1(ours.cpuSeconds)} vs ${fmt1(peer.cpuSeconds)} s); ` +
+      `peak RSS ${fmt1(ours.peakRssMiB)} vs ${fmt1(peer.peakRssMiB)} MiB`,
   };
 }
 

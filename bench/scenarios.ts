@@ -12,7 +12,16 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, rssSlopeMiBPerMin, startSampler, type ProcSample } from './proc.js';
+import {
+  cpuShares,
+  machineCpu,
+  median,
+  rssSlopeMiBPerMin,
+  startSampler,
+  threadCpu,
+  type CpuTimes,
+  type ProcSample,
+} from './proc.js';
 import {
   forkReceiver,
   type ReceiverProgress,
@@ -59,6 +68,17 @@ export interface ScenarioResult {
     deliveredPerSecond?: number[];
   };
   shipperMetrics?: Record<string, number>;
+  /** Machine-wide during the run: share of CPU time stolen by the hypervisor, and busy. */
+  machineCpu?: { stealPct: number; busyPct: number };
+  /**
+   * The shipper's own counters every 2 s ([seconds since the writer started, lines read,
+   * events delivered, queue depth]): shows reading and delivery rates over the run.
+   */
+  shipperTimeline?: [number, number, number, number][];
+  /** The shipper's own memory figures at the scrape with the highest RSS (auditshipper). */
+  memoryAtPeak?: { rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number };
+  /** CPU seconds by thread name at the end of the run. */
+  threadCpuSeconds?: Record<string, number>;
   notes: string[];
 }
 
@@ -97,6 +117,33 @@ async function waitDelivered(
   }
 }
 
+/** Scrape the shipper's memory gauges every second; keep the scrape with the highest RSS. */
+function watchMemory(sh: RunningShipper) {
+  let peak: ScenarioResult['memoryAtPeak'];
+  let on = true;
+  const mb = (v: number | undefined) => round((v ?? 0) / 2 ** 20);
+  const loop = (async () => {
+    while (on) {
+      const m = await sh.metrics();
+      const rss = m.auditshipper_process_resident_memory_bytes;
+      if (rss !== undefined && (!peak || mb(rss) > peak.rssMiB)) {
+        peak = {
+          rssMiB: mb(rss),
+          heapUsedMiB: mb(m.auditshipper_nodejs_heap_size_used_bytes),
+          heapTotalMiB: mb(m.auditshipper_nodejs_heap_size_total_bytes),
+          externalMiB: mb(m.auditshipper_nodejs_external_memory_bytes),
+        };
+      }
+      await sleep(1000);
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+    return peak;
+  };
+}
+
 /** A few counters from auditshipper's /metrics, summed over labels. */
 function summariseMetrics(m: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -110,6 +157,8 @@ function summariseMetrics(m: Record<string, number>): Record<string, number> {
       out.delivered = (out.delivered ?? 0) + v;
     else if (name === 'auditshipper_delivery_errors_total')
       out.delivery_errors = (out.delivery_errors ?? 0) + v;
+    else if (name === 'auditshipper_queue_depth_events')
+      out.queue_depth = (out.queue_depth ?? 0) + v;
     else if (name === 'auditshipper_events_duplicate_total')
       out.duplicates = (out.duplicates ?? 0) + v;
   }
@@ -117,6 +166,7 @@ function summariseMetrics(m: Record<string, number>): Record<string, number> {
 }
 
 function finish(
+  cpuAtStart: CpuTimes | null,
   base: Omit<
     ScenarioResult,
     'linesPerSec' | 'auditPerSec' | 'mibPerSec' | 'peakRssMiB' | 'cpuSeconds' | 'cores'
@@ -124,8 +174,12 @@ function finish(
   last: ProcSample | null,
 ): ScenarioResult {
   const w = base.wallSeconds;
+  const shares = cpuShares(cpuAtStart, machineCpu());
   return {
     ...base,
+    machineCpu: shares
+      ? { stealPct: round(100 * shares.steal), busyPct: round(100 * shares.busy) }
+      : undefined,
     wallSeconds: round(w, 2),
     inputMiB: round(base.inputMiB),
     linesPerSec: Math.round(base.lines / w),
@@ -172,8 +226,10 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
   const notes: string[] = [];
   const rcv = await forkReceiver();
   let sh: RunningShipper | undefined;
+  let memory: ReturnType<typeof watchMemory> | undefined;
   try {
     warmPageCache(o.file);
+    const machineAtStart = machineCpu();
     sh = await shipper.start({
       file: o.file,
       format: o.format,
@@ -182,9 +238,12 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
       cpuProfDir: o.cpuProfDir,
     });
     const sampler = startSampler(sh.pid, 200);
+    memory = watchMemory(sh);
     const expected = o.workload.audit;
     const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= expected, o.stallMs);
+    const threads = threadCpu(sh.pid);
     const last = sampler.stop();
+    const memoryAtPeak = await memory();
     const metrics = summariseMetrics(await sh.metrics());
     if (!ok)
       notes.push(
@@ -194,6 +253,7 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
     if (p.badRequests) notes.push(`${p.badRequests} unreadable requests`);
     const end = p.lastAt ?? Date.now();
     return finish(
+      machineAtStart,
       {
         scenario: 'throughput',
         shipper: shipper.name,
@@ -205,11 +265,14 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
         duplicates: p.duplicates,
         wallSeconds: (end - sh.startedAt) / 1000,
         shipperMetrics: Object.keys(metrics).length ? metrics : undefined,
+        memoryAtPeak,
+        threadCpuSeconds: threads,
         notes,
       },
       last,
     );
   } finally {
+    await memory?.();
     await stopAll(sh, rcv, notes);
     wd.cleanup();
   }
@@ -273,6 +336,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
   const rcv = await forkReceiver();
   let sh: RunningShipper | undefined;
   let writer: ReturnType<typeof startWriter> | undefined;
+  let sampling = false;
   try {
     if (o.outageSeconds) await rcv.down();
     sh = await shipper.start({
@@ -285,7 +349,25 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     const sampler = startSampler(sh.pid, 1000);
     const cpuAtStart = sampler.samples[sampler.samples.length - 1]?.cpuSeconds ?? 0;
     const t0 = Date.now();
+    const machineAtStart = machineCpu();
     writer = startWriter(file, o.rate, o.seed, o.cri);
+    const timeline: [number, number, number, number][] = [];
+    const running = sh;
+    sampling = true;
+    const sampleMetrics = async () => {
+      while (sampling) {
+        const m = summariseMetrics(await running.metrics());
+        if (m.lines_read !== undefined)
+          timeline.push([
+            round((Date.now() - t0) / 1000, 1),
+            m.lines_read,
+            m.delivered ?? 0,
+            m.queue_depth ?? 0,
+          ]);
+        await sleep(2000);
+      }
+    };
+    const metricsLoop = sampleMetrics();
     let backlog: ScenarioResult['backlog'];
     if (o.outageSeconds) {
       await sleep(o.outageSeconds * 1000);
@@ -327,7 +409,10 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     writer = undefined;
     const lagAtStop = ws.audit - (await rcv.progress()).unique;
     const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= ws.audit, o.stallMs);
+    const threads = threadCpu(sh.pid);
     const last = sampler.stop();
+    sampling = false;
+    await metricsLoop;
     const metrics = summariseMetrics(await sh.metrics());
     if (!ok) notes.push(`incomplete: ${p.unique} of ${ws.audit} audit events delivered`);
     if (!o.outageSeconds && lagAtStop > o.rate)
@@ -358,6 +443,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     }
     const cpu = (last?.cpuSeconds ?? 0) - cpuAtStart;
     const r = finish(
+      machineAtStart,
       {
         scenario: o.name,
         shipper: shipper.name,
@@ -369,6 +455,8 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
         duplicates: p.duplicates,
         wallSeconds: writtenFor,
         latencyMs: o.outageSeconds ? undefined : st.latency,
+        threadCpuSeconds: threads,
+        shipperTimeline: timeline.length ? timeline : undefined,
         rss,
         backlog,
         shipperMetrics: Object.keys(metrics).length ? metrics : undefined,
@@ -381,6 +469,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     r.cores = round(cpu / writtenFor, 2);
     return r;
   } finally {
+    sampling = false;
     writer?.stop();
     await stopAll(sh, rcv, notes);
     wd.cleanup();

@@ -190,6 +190,28 @@ describe('store', () => {
     t.close();
   });
 
+  it('sees dlq replay and purge done by another process (counters resync)', () => {
+    const agent = open();
+    agent.ingestBatch([item('e1'), item('e2')], null);
+    const batch = agent.leaseBatch('a', 0, 10, 1e9);
+    agent.deadLetter('a', [batch[0]!], { reason: 'poison' });
+    agent.ackBatch('a', [batch[1]!.seq]);
+    expect(agent.queueDepth('a')).toBe(0);
+    const dlqBytes = agent.bytesUsed();
+    expect(dlqBytes).toBeGreaterThan(0);
+    // `auditshipper dlq replay` runs in its own process with its own connection.
+    const cli = open();
+    expect(cli.replayDeadLetters({ sink: 'a' })).toBe(1);
+    expect(agent.queueDepth('a')).toBe(1);
+    expect(agent.leaseBatch('a', batch[1]!.seq, 10, 1e9).map((e) => e.id)).toEqual(['e1']);
+    cli.deadLetter('a', cli.leaseBatch('a', batch[1]!.seq, 10, 1e9), { reason: 'again' });
+    expect(agent.queueDepth('a')).toBe(0);
+    expect(cli.purgeDeadLetters({ sink: 'a' })).toBe(1);
+    expect(agent.bytesUsed()).toBe(0);
+    cli.close();
+    agent.close();
+  });
+
   it('remembers whether a source has started before', () => {
     const s = open();
     expect(s.markSourceStarted('x')).toBe(false);

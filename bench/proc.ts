@@ -3,7 +3,7 @@
  * peak since start) from /proc/<pid>/status, and CPU time (user + system, all threads)
  * from fields 14 and 15 of /proc/<pid>/stat, in clock ticks.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcSample {
@@ -163,4 +163,51 @@ export function cpuShares(
   if (!a || !b || b.total <= a.total) return null;
   const d = b.total - a.total;
   return { steal: (b.steal - a.steal) / d, busy: 1 - (b.idle - a.idle) / d };
+}
+
+/** Child processes the bench started, so an interrupted run leaves none behind. */
+const children = new Set<ChildProcess>();
+
+export function trackChild(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Send `signal` to every child still running (on SIGINT/SIGTERM of the bench). */
+export function killChildren(signal: NodeJS.Signals = 'SIGTERM'): number {
+  let n = 0;
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill(signal);
+      n++;
+    }
+  }
+  return n;
+}
+
+export interface ProcIo {
+  /** Bytes through read()/write() calls (page-cache hits included). */
+  readCallsMiB: number;
+  writeCallsMiB: number;
+  /** Bytes the process caused to be read from / written to storage. */
+  storageReadMiB: number;
+  storageWriteMiB: number;
+}
+
+/** I/O totals from /proc/<pid>/io: shows a store's read and write amplification. */
+export function procIo(pid: number): ProcIo | null {
+  try {
+    const t = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const v = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(t)?.[1] ?? 0) / 2 ** 20;
+    const r = (x: number) => Math.round(x * 10) / 10;
+    return {
+      readCallsMiB: r(v('rchar')),
+      writeCallsMiB: r(v('wchar')),
+      storageReadMiB: r(v('read_bytes')),
+      storageWriteMiB: r(v('write_bytes')),
+    };
+  } catch {
+    return null;
+  }
 }

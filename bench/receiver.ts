@@ -22,6 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { trackChild } from './proc.js';
 
 export interface LatencySummary {
   count: number;
@@ -292,9 +293,11 @@ export interface RemoteReceiver {
 }
 
 export async function forkReceiver(): Promise<RemoteReceiver> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--ipc'], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child: ChildProcess = trackChild(
+    fork(fileURLToPath(import.meta.url), ['--ipc'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) =>
       m.port ? resolve(m.port) : reject(new Error('receiver did not start')),
@@ -303,6 +306,10 @@ export async function forkReceiver(): Promise<RemoteReceiver> {
   });
   let next = 1;
   const waiting = new Map<number, (r: Reply) => void>();
+  child.once('exit', () => {
+    for (const [id, w] of waiting) w({ id, ok: false, error: 'receiver process exited' });
+    waiting.clear();
+  });
   child.on('message', (m: Reply) => {
     const w = waiting.get(m.id);
     if (w) {
@@ -313,6 +320,10 @@ export async function forkReceiver(): Promise<RemoteReceiver> {
   const call = (cmd: Omit<Command, 'id'>): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const id = next++;
+      if (!child.connected) {
+        reject(new Error('receiver process is gone'));
+        return;
+      }
       waiting.set(id, resolve);
       child.send({ ...cmd, id }, (err) => {
         if (err) {
@@ -342,11 +353,14 @@ export async function forkReceiver(): Promise<RemoteReceiver> {
       await must({ op: 'up' });
     },
     async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       try {
         await must({ op: 'close' });
+      } catch {
+        // already going away
       } finally {
-        child.disconnect();
+        if (child.connected) child.disconnect();
       }
       await exited;
     },

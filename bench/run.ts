@@ -31,10 +31,14 @@ import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { syslogNg, syslogNgVersion } from './peers/syslog-ng.js';
+import { killChildren } from './proc.js';
 import { formatProfile, readProfile, summariseProfile } from './profile.js';
 import { steady, throughput, workdir, type ScenarioResult } from './scenarios.js';
 import { auditshipper, ROOT, type Shipper } from './shipper.js';
 import { writeWorkloadFile } from './workload.js';
+
+/** Removed on an interrupted run too. */
+let workRoot: { cleanup(): void } | undefined;
 
 const SCENARIOS = ['throughput', 'steady', 'latency', 'backlog'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -140,6 +144,8 @@ function noteOf(r: ScenarioResult): string {
     if (main !== undefined && all > 0 && Object.keys(r.threadCpuSeconds).length > 1)
       parts.push(`main thread ${Math.round((100 * main) / all)}% of CPU`);
   }
+  if (r.io && r.inputMiB > 0)
+    parts.push(`disk writes ${fmt1(r.io.storageWriteMiB / r.inputMiB)}× input`);
   if (r.machineCpu && r.machineCpu.stealPct >= 5) parts.push(`${r.machineCpu.stealPct}% CPU steal`);
   if (r.duplicates) parts.push(`${r.duplicates} dup`);
   if (!r.complete) parts.push('INCOMPLETE');
@@ -246,6 +252,7 @@ async function main(): Promise<number> {
   );
   mkdirSync(st.tmp, { recursive: true });
   const root = workdir(st.tmp, 'auditshipper-bench', st.keep);
+  workRoot = root;
   const results: ScenarioResult[] = [];
   const resultsDir = join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -404,6 +411,20 @@ function peerRatio(
       `(CPU ${fmt1(ours.cpuSeconds)} vs ${fmt1(peer.cpuSeconds)} s); ` +
       `peak RSS ${fmt1(ours.peakRssMiB)} vs ${fmt1(peer.peakRssMiB)} MiB`,
   };
+}
+
+// An interrupted run (Ctrl-C, a CI timeout) stops the shippers and receivers it started.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    const n = killChildren('SIGTERM');
+    process.stderr.write(`\nbench: ${sig}: stopping ${n} child process(es)\n`);
+    setTimeout(() => {
+      killChildren('SIGKILL');
+      workRoot?.cleanup();
+      process.exit(130);
+    }, 3000);
+    process.exitCode = 130;
+  });
 }
 
 main().then(

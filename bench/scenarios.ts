@@ -18,8 +18,10 @@ import {
   median,
   rssSlopeMiBPerMin,
   startSampler,
+  procIo,
   threadCpu,
   type CpuTimes,
+  type ProcIo,
   type ProcSample,
 } from './proc.js';
 import {
@@ -71,12 +73,14 @@ export interface ScenarioResult {
   /** Machine-wide during the run: share of CPU time stolen by the hypervisor, and busy. */
   machineCpu?: { stealPct: number; busyPct: number };
   /**
-   * The shipper's own counters every 2 s ([seconds since the writer started, lines read,
+   * The shipper's own counters at each scrape ([seconds since the writer started, lines read,
    * events delivered, queue depth]): shows reading and delivery rates over the run.
    */
   shipperTimeline?: [number, number, number, number][];
   /** The shipper's own memory figures at the scrape with the highest RSS (auditshipper). */
   memoryAtPeak?: { rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number };
+  /** The shipper's I/O over the run (/proc/<pid>/io): compare with inputMiB. */
+  io?: ProcIo;
   /** CPU seconds by thread name at the end of the run. */
   threadCpuSeconds?: Record<string, number>;
   notes: string[];
@@ -96,28 +100,47 @@ export function workdir(root: string, name: string, keep: boolean): Workdir {
 const mib = (b: number) => b / 2 ** 20;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Wait until `done(progress)` or no new event for `stallMs`; returns the last progress. */
+/**
+ * Wait until `done(progress)`, or no new event for `stallMs`, or `maxMs` in all; returns the
+ * last progress and whether `done` was reached.
+ */
 async function waitDelivered(
   rcv: RemoteReceiver,
   done: (p: ReceiverProgress) => boolean,
   stallMs: number,
+  maxMs = Infinity,
   everyMs = 100,
 ): Promise<{ p: ReceiverProgress; ok: boolean }> {
+  const t0 = Date.now();
   let p = await rcv.progress();
   let lastUnique = p.unique;
-  let lastChange = Date.now();
+  let lastChange = t0;
   for (;;) {
     if (done(p)) return { p, ok: true };
+    const now = Date.now();
     if (p.unique !== lastUnique) {
       lastUnique = p.unique;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > stallMs) return { p, ok: false };
+      lastChange = now;
+    } else if (now - lastChange > stallMs) return { p, ok: false };
+    if (now - t0 > maxMs) return { p, ok: false };
     await sleep(everyMs);
     p = await rcv.progress();
   }
 }
 
-/** Scrape the shipper's memory gauges every second; keep the scrape with the highest RSS. */
+/**
+ * How often the bench reads the shipper's /metrics: like a Prometheus server (15 s by
+ * default), because a scrape is not free for the shipper (BENCH_SCRAPE_SECONDS).
+ */
+const SCRAPE_MS = Number(process.env.BENCH_SCRAPE_SECONDS || 15) * 1000;
+
+/** Sleep up to `ms`, waking early once `cond()` turns false (so a run can end promptly). */
+async function sleepWhile(ms: number, cond: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (cond() && Date.now() < end) await sleep(Math.min(200, end - Date.now()));
+}
+
+/** Scrape the shipper's memory gauges periodically; keep the scrape with the highest RSS. */
 function watchMemory(sh: RunningShipper) {
   let peak: ScenarioResult['memoryAtPeak'];
   let on = true;
@@ -134,7 +157,7 @@ function watchMemory(sh: RunningShipper) {
           externalMiB: mb(m.auditshipper_nodejs_external_memory_bytes),
         };
       }
-      await sleep(1000);
+      await sleepWhile(SCRAPE_MS, () => on);
     }
   })();
   return async () => {
@@ -242,6 +265,7 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
     const expected = o.workload.audit;
     const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= expected, o.stallMs);
     const threads = threadCpu(sh.pid);
+    const io = procIo(sh.pid) ?? undefined;
     const last = sampler.stop();
     const memoryAtPeak = await memory();
     const metrics = summariseMetrics(await sh.metrics());
@@ -267,6 +291,7 @@ export async function throughput(shipper: Shipper, o: ThroughputOptions): Promis
         shipperMetrics: Object.keys(metrics).length ? metrics : undefined,
         memoryAtPeak,
         threadCpuSeconds: threads,
+        io,
         notes,
       },
       last,
@@ -364,7 +389,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
             m.delivered ?? 0,
             m.queue_depth ?? 0,
           ]);
-        await sleep(2000);
+        await sleepWhile(SCRAPE_MS, () => sampling);
       }
     };
     const metricsLoop = sampleMetrics();
@@ -385,6 +410,8 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
           return q.unique >= backlogEvents;
         },
         o.stallMs,
+        // A shipper that drains slower than lines arrive never catches up: give up in time.
+        Math.max(600_000, 2 * o.outageSeconds * 1000),
       );
       const tDone = p.lastAt ?? Date.now();
       const drainSeconds = ok ? (tDone - tUp) / 1000 : null;
@@ -410,6 +437,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
     const lagAtStop = ws.audit - (await rcv.progress()).unique;
     const { p, ok } = await waitDelivered(rcv, (q) => q.unique >= ws.audit, o.stallMs);
     const threads = threadCpu(sh.pid);
+    const io = procIo(sh.pid) ?? undefined;
     const last = sampler.stop();
     sampling = false;
     await metricsLoop;
@@ -456,6 +484,7 @@ export async function steady(shipper: Shipper, o: SteadyOptions): Promise<Scenar
         wallSeconds: writtenFor,
         latencyMs: o.outageSeconds ? undefined : st.latency,
         threadCpuSeconds: threads,
+        io,
         shipperTimeline: timeline.length ? timeline : undefined,
         rss,
         backlog,

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { trackChild } from './proc.js';
 
 /** The package root: the nearest parent holding auditshipper's package.json, else the cwd. */
 function findRoot(): string {
@@ -75,7 +76,7 @@ export function spawnLogged(
 ): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
-    return spawn(cmd, args, { stdio: ['ignore', fd, fd], env, cwd: ROOT });
+    return trackChild(spawn(cmd, args, { stdio: ['ignore', fd, fd], env, cwd: ROOT }));
   } finally {
     closeSync(fd);
   }

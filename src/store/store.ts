@@ -569,7 +569,9 @@ function queueStats(
   depth: Map<number, number>,
 ): SinkQueueStats[] {
   const oldest = db.prepare(
-    'SELECT MIN(e.ingested_at) AS t FROM queue q JOIN events e ON e.seq = q.seq WHERE q.sink_id = ?',
+    // The first row by the primary key, not MIN() over a join: that was a full scan of the
+    // queue on every /metrics scrape and stalled the agent for seconds under a large backlog.
+    'SELECT e.ingested_at AS t FROM queue q JOIN events e ON e.seq = q.seq WHERE q.sink_id = ? ORDER BY q.qseq LIMIT 1',
   );
   const dlqCounts = new Map<number, number>();
   for (const r of db.prepare('SELECT sink_id, COUNT(*) AS n FROM dlq GROUP BY sink_id').all() as {

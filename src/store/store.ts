@@ -112,8 +112,8 @@ export function openStore(opts: StoreOptions): Store {
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    // The events table holds ~1 KiB JSON bodies; deleted pages are reused, and the WAL is
-    // checkpointed in the background every 1000 pages (SQLite's default) to keep it bounded.
+    // The events table holds ~1 KiB JSON bodies; deleted pages are reused. The WAL is
+    // checkpointed by the commit that crosses 1000 pages (SQLite's default), on this thread.
     db.pragma('temp_store = MEMORY');
     migrate(db);
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/store.js';
-import { SCHEMA_VERSION } from '../../src/store/schema.js';
+import { migrate, SCHEMA_VERSION } from '../../src/store/schema.js';
 import type { FileCheckpoint } from '../../src/sources/types.js';
 
 let dir: string;
@@ -76,14 +76,136 @@ describe('store', () => {
     s.close();
   });
 
-  it('ignores re-ingested ids (a re-read after a crash inserts nothing twice)', () => {
+  it('ignores a re-read of the same stream and offsets (a crash inserts nothing twice)', () => {
     const s = open();
-    s.ingestBatch([item('e1'), item('e2')], cp(100));
-    expect(s.ingestBatch([item('e2'), item('e3')], cp(200))).toEqual({
+    const at = (id: string, offset: number) => ({ ...item(id), offset });
+    s.ingestBatch([at('e1', 0), at('e2', 10)], cp(100), 'f1');
+    expect(s.ingestBatch([at('e2', 10), at('e3', 20)], cp(200), 'f1')).toEqual({
       inserted: 1,
       duplicates: 1,
     });
+    // Another stream with overlapping offsets is new data.
+    expect(s.ingestBatch([at('x1', 0), at('x2', 10)], null, 'f2')).toEqual({
+      inserted: 2,
+      duplicates: 0,
+    });
+    expect(s.queueDepth('a')).toBe(5);
+    expect(s.leaseBatch('a', 0, 100, 1e9).map((e) => e.id)).toEqual(['e1', 'e2', 'e3', 'x1', 'x2']);
+    s.close();
+  });
+
+  it('stops de-duplicating a stream range once its events are delivered and collected', () => {
+    const s = open(60_000);
+    const at = (id: string, offset: number) => ({ ...item(id), offset });
+    s.ingestBatch([at('e1', 0)], null, 'f1');
+    s.ackBatch('a', [s.leaseBatch('a', 0, 10, 1e9)[0]!.seq]);
+    // kept for keep_delivered: still recognised
+    expect(s.ingestBatch([at('e1', 0)], null, 'f1').duplicates).toBe(1);
+    clock += 61_000;
+    expect(s.collectGarbage()).toBe(1);
+    expect(s.ingestBatch([at('e1', 0)], null, 'f1').inserted).toBe(1);
+    s.close();
+  });
+
+  it('routes per event inside a batch and acks part of a batch', () => {
+    const s = open();
+    s.ingestBatch(
+      [item('1', ['a']), item('2', ['b']), item('3', ['a', 'b']), item('4', ['a'])],
+      null,
+    );
     expect(s.queueDepth('a')).toBe(3);
+    expect(s.queueDepth('b')).toBe(2);
+    const a = s.leaseBatch('a', 0, 2, 1e9);
+    expect(a.map((e) => e.id)).toEqual(['1', '3']);
+    expect(s.peekOldest('a', a[1]!.seq)).toBe(clock);
+    const rest = s.leaseBatch('a', a[1]!.seq, 10, 1e9);
+    expect(rest.map((e) => e.id)).toEqual(['4']);
+    expect(s.peekOldest('a', rest[0]!.seq)).toBeNull();
+    // Ack out of order and in pieces; the batch lives until b has its events too.
+    s.ackBatch('a', [rest[0]!.seq]);
+    s.ackBatch('a', [a[0]!.seq]);
+    expect(s.queueDepth('a')).toBe(1);
+    expect(s.leaseBatch('a', 0, 10, 1e9).map((e) => e.id)).toEqual(['3']);
+    s.ackBatch('a', [a[1]!.seq, a[1]!.seq]); // a repeated seq counts once
+    expect(s.queueDepth('a')).toBe(0);
+    const used = s.bytesUsed();
+    expect(used).toBeGreaterThan(0);
+    const b = s.leaseBatch('b', 0, 10, 1e9);
+    expect(b.map((e) => e.id)).toEqual(['2', '3']);
+    s.ackBatch(
+      'b',
+      b.map((e) => e.seq),
+    );
+    expect(s.bytesUsed()).toBe(0);
+    // acking what is gone changes nothing
+    s.ackBatch(
+      'b',
+      b.map((e) => e.seq),
+    );
+    expect(s.queueDepth('b')).toBe(0);
+    s.close();
+  });
+
+  it('splits a huge source batch into several rows, in order, within one transaction', () => {
+    const s = open();
+    const many = Array.from({ length: 10_000 }, (_, i) => ({ ...item(`e${i}`), offset: i * 50 }));
+    expect(s.ingestBatch(many, cp(500_000), 'f1')).toEqual({ inserted: 10_000, duplicates: 0 });
+    expect(s.queueDepth('a')).toBe(10_000);
+    let cursor = 0;
+    const seen: string[] = [];
+    for (;;) {
+      const got = s.leaseBatch('a', cursor, 3_000, 1e9);
+      if (got.length === 0) break;
+      seen.push(...got.map((e) => e.id));
+      cursor = got[got.length - 1]!.seq;
+    }
+    expect(seen).toEqual(many.map((m) => m.id));
+    // the re-read of the whole range is recognised across the rows
+    expect(s.ingestBatch(many.slice(4000, 5000), null, 'f1').duplicates).toBe(1000);
+    s.close();
+  });
+
+  it('keeps bodies with multi-byte and astral characters intact, with their UTF-8 size', () => {
+    const s = open();
+    const bodies = ['{"m":"é"}', '{"m":"😀 ok"}', '{"m":"\\n"}', '{}'];
+    s.ingestBatch(
+      bodies.map((body, i) => ({ id: `u${i}`, body, sinks: ['a'] })),
+      null,
+    );
+    const got = s.leaseBatch('a', 0, 10, 1e9);
+    expect(got.map((e) => e.body)).toEqual(bodies);
+    expect(got.map((e) => e.bytes)).toEqual(bodies.map((b) => Buffer.byteLength(b)));
+    expect(s.bytesUsed()).toBe(bodies.reduce((n, b) => n + Buffer.byteLength(b), 0));
+    s.close();
+  });
+
+  it('upgrades a version-1 buffer (one row per event) without losing queued events', () => {
+    const db = new Database(join(dir, 'buffer.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, 1);
+    db.exec(`
+      INSERT INTO sinks (id, name) VALUES (1, 'a'), (2, 'b');
+      INSERT INTO events (seq, id, ingested_at, bytes, refs, delivered_at, body) VALUES
+        (1, 'e1', 5, 9, 2, NULL, '{"n":"é"}'),
+        (2, 'e2', 6, 8, 1, NULL, '{"n":2}'),
+        (3, 'e3', 7, 8, 0, 7, '{"n":3}');
+      INSERT INTO queue (sink_id, qseq, seq) VALUES (1, 1, 1), (2, 1, 1), (1, 2, 2);
+    `);
+    db.close();
+    const s = open(60_000);
+    expect(s.queueDepth('a')).toBe(2);
+    expect(s.queueDepth('b')).toBe(1);
+    expect(s.bytesUsed()).toBe(25);
+    const a = s.leaseBatch('a', 0, 10, 1e9);
+    expect(a.map((e) => [e.id, e.body, e.ingestedAt])).toEqual([
+      ['e1', '{"n":"é"}', 5],
+      ['e2', '{"n":2}', 6],
+    ]);
+    s.ackBatch(
+      'a',
+      a.map((e) => e.seq),
+    );
+    expect(s.leaseBatch('b', 0, 10, 1e9).map((e) => e.id)).toEqual(['e1']);
     s.close();
   });
 

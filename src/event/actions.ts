@@ -360,7 +360,13 @@ function classifyByWords(action: string): ActionClass {
   return { category, severity, known };
 }
 
-const cache = new Map<string, ActionClass>();
+/**
+ * product → action → class. Nested rather than keyed by `product + action`: building
+ * that key concatenates and hashes a new string on every call, which the profile of
+ * the event path showed; the action string alone usually has its hash already.
+ */
+const cache = new Map<string, Map<string, ActionClass>>();
+let cached = 0;
 
 /**
  * Category and severity of an action. For `retool` and `tooljet` the tables decide
@@ -369,8 +375,8 @@ const cache = new Map<string, ActionClass>();
  * whether any word was recognised; an action with no recognised word is `info`/`other`.
  */
 export function classifyAction(product: string, action: string): ActionClass {
-  const key = product + '\u0000' + action;
-  const hit = cache.get(key);
+  let byAction = cache.get(product);
+  const hit = byAction?.get(action);
   if (hit !== undefined) return { ...hit };
 
   const table = TABLES.get(product.toLowerCase());
@@ -386,8 +392,14 @@ export function classifyAction(product: string, action: string): ActionClass {
   }
 
   if (action.length <= 128) {
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(key, result);
+    if (cached >= CACHE_MAX) {
+      cache.clear();
+      cached = 0;
+      byAction = undefined;
+    }
+    if (byAction === undefined) cache.set(product, (byAction = new Map<string, ActionClass>()));
+    byAction.set(action, result);
+    cached++;
   }
   return { ...result };
 }

@@ -29,8 +29,10 @@ export interface Mapped {
 export interface Profile {
   readonly name: string;
   /**
-   * A line can only hold a record of this profile if it contains one of these
-   * substrings (checked before JSON.parse; see index.ts).
+   * Key names: a line can only hold a record of this profile if one of them is a key
+   * somewhere in it (checked on the text before JSON.parse; see `markerPrecheck` in
+   * index.ts). Each must be a whole key name the record always has, or a prefix of
+   * one (`action` for `actionType`): the pre-check looks for it right after a `"`.
    */
   readonly markers: readonly string[];
   /** Fixed place of the record in the line (custom `envelope:`); undefined = searched. */

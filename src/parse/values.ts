@@ -321,6 +321,62 @@ function parseIso(s: string, m: RegExpExecArray): ParsedTime | null {
   return fromMs(ms, zone !== undefined);
 }
 
+/** Two digits at `i` as a number, or -1. */
+function digits2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * True when `s` is exactly `YYYY-MM-DDTHH:MM:SS.mmmZ` naming a real instant from
+ * 1970 on without a leap second: the one case where the general path below returns
+ * `s` itself (`parseIso`'s last line), decided with character codes instead of two
+ * regexes and a dozen substrings. It is the form `Date#toISOString` writes, so most
+ * audit records carry it (Retool's createdAt, loggers' timestamps). Anything else,
+ * including the same shape with an impossible date, goes the general way.
+ */
+function isCanonicalIso(s: string): boolean {
+  if (
+    s.length !== 24 ||
+    s.charCodeAt(4) !== 45 ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 ||
+    s.charCodeAt(13) !== 58 ||
+    s.charCodeAt(16) !== 58 ||
+    s.charCodeAt(19) !== 46 ||
+    s.charCodeAt(23) !== 90
+  ) {
+    return false;
+  }
+  const c = digits2(s, 0);
+  const y = digits2(s, 2);
+  const month = digits2(s, 5);
+  const day = digits2(s, 8);
+  const hour = digits2(s, 11);
+  const minute = digits2(s, 14);
+  const second = digits2(s, 17);
+  const ms1 = digits2(s, 20);
+  const ms2 = s.charCodeAt(22) - 48;
+  if (c < 0 || y < 0 || ms1 < 0 || ms2 < 0 || ms2 > 9) return false;
+  const year = c * 100 + y;
+  // Before 1970 the general path answers null (negative epoch); a leap second (:60)
+  // is rolled into the next minute by its Date round trip.
+  return (
+    year >= 1970 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    hour >= 0 &&
+    hour <= 23 &&
+    minute >= 0 &&
+    minute <= 59 &&
+    second >= 0 &&
+    second <= 59
+  );
+}
+
 /**
  * A timestamp → ISO 8601 UTC with ms. Accepts ISO 8601 / RFC 3339 (also with a space
  * and a `+00` offset, as Postgres prints timestamptz), epoch seconds / ms / µs / ns as
@@ -328,6 +384,15 @@ function parseIso(s: string, m: RegExpExecArray): ParsedTime | null {
  * zone (a zone-less non-ISO string would depend on the host's time zone).
  */
 export function parseTimestamp(v: unknown): ParsedTime | null {
+  if (typeof v === 'string' && isCanonicalIso(v)) return { iso: v, zoned: true };
+  return parseTimestampGeneral(v);
+}
+
+/**
+ * `parseTimestamp` without its fast path for canonical `toISOString` text: the
+ * reference the fast path is tested against (test/parse/values.test.ts).
+ */
+export function parseTimestampGeneral(v: unknown): ParsedTime | null {
   if (typeof v === 'number') return fromMs(epochToMs(v), true);
   if (typeof v !== 'string') return null;
   const s = v.trim();

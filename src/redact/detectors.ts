@@ -87,10 +87,15 @@ const C_DOT = 64;
 const C_EQ = 128;
 const C_DASH = 256;
 const C_SPACE = 512;
+/** A-Z: AWS key ids start with four capitals, and a random secret holds some. */
+const C_UPPER = 1024;
+/** A letter a vendor token can start with (see VENDOR_RE): g x s r w A n S h. */
+const C_VSTART = 2048;
 const CLS = new Uint16Array(128);
 for (let c = 48; c <= 57; c++) CLS[c] = C_DIGIT;
-for (let c = 65; c <= 90; c++) CLS[c] = C_ALPHA;
+for (let c = 65; c <= 90; c++) CLS[c] = C_ALPHA | C_UPPER;
 for (let c = 97; c <= 122; c++) CLS[c] = C_ALPHA;
+for (const ch of 'gxsrwAnSh') CLS[ch.charCodeAt(0)]! |= C_VSTART;
 CLS[95] = C_WORDX;
 CLS[45] = C_WORDX | C_DASH;
 CLS[47] = C_B64X;
@@ -292,12 +297,19 @@ function windowIsCard(
  * beyond 2^53 have lost digits in parsing, so a card-shaped one is masked whole.
  */
 export function cardNumberValue(n: number): string | null {
-  if (!Number.isInteger(n) || n < 1e12) return null;
+  if (!Number.isInteger(n) || n < 1e12 || n >= 1e19) return null;
+  // No card scheme starts with 1, 7, 8 or 9 (schemeMatches), and epoch times in ms, µs
+  // and ns (in most events) all start with 1 until 2033: answer those without
+  // building the digit string. `p` is the power of ten of the leading digit; the
+  // comparisons are exact (powers of ten up to 1e18 and their small multiples are
+  // doubles), so this is the leading digit of the exact value, as BigInt would print it.
+  let p = 1e12;
+  while (n >= p * 10) p *= 10;
+  if (n < 2 * p || n >= 7 * p) return null;
   if (n <= Number.MAX_SAFE_INTEGER) {
     const d = String(n);
     return isCardNumber(d) ? maskCard(d) : null;
   }
-  if (n >= 1e19) return null;
   const d = BigInt(n).toString();
   return cardSchemeMatches(d) ? MASK : null;
 }
@@ -347,9 +359,13 @@ function findJwts(s: string, out: Span[]): void {
 
 const AUTH_RE = /(?<![A-Za-z0-9_-])(bearer|basic)[ \t]{1,4}([A-Za-z0-9._~+/-]+=*)/gi;
 
-/** Cheap pre-check (native substring search) before the scheme regex. */
+/**
+ * Cheap pre-check before the scheme regex: one native pass, and as case-blind as
+ * AUTH_RE itself (a `bEaReR` header is still a credential).
+ */
+const AUTH_WORD_RE = /bearer|basic/i;
 function mentionsAuthScheme(s: string): boolean {
-  return s.includes('earer') || s.includes('asic') || s.includes('EARER') || s.includes('ASIC');
+  return AUTH_WORD_RE.test(s);
 }
 
 function findAuthSchemes(s: string, out: Span[], bearer: boolean, basic: boolean): void {
@@ -880,20 +896,57 @@ export type TextScanner = (s: string, out: Span[]) => void;
 const ISO_TIME =
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?$/;
 
-export function createTextScanner(o: DetectorOptions): TextScanner {
+/** ISO 8601 timestamps are in every event and can hold nothing secret. */
+function isIsoTime(s: string): boolean {
+  const n = s.length;
+  return (
+    n >= 16 && n <= 35 && s.charCodeAt(4) === 45 && s.charCodeAt(13) === 58 && ISO_TIME.test(s)
+  );
+}
+
+/**
+ * The fewest characters each detector can match, so the gates below skip it on
+ * shorter text: `123-45-6789` (11), `Basic ` + 6 (12), `xoxb-` + 10 (15), a JWT
+ * (10 + 1 + 4 + 1), `-----BEGIN PRIVATE KEY-----` (27). Every other detector needs
+ * `@`, `:` or `=` (e-mail, URL userinfo, key=value) or, when IPs are rewritten, a `.`
+ * or `:`.
+ */
+const SHORTEST_SSN = 11;
+const SHORTEST_VENDOR_RUN = 15;
+const SHORTEST_PRIVATE_KEY = 27;
+
+/**
+ * The detectors for `o`. `gated` (the default) first makes one pass over the
+ * characters to see which detectors can possibly match and runs only those; with
+ * `gated` false every enabled detector runs on every string — the slow reference
+ * the gates are tested against (test/redact/detectors.test.ts), never used in the
+ * pipeline. Both report the same spans in the same order.
+ */
+export function createTextScanner(o: DetectorOptions, gated = true): TextScanner {
   const emailOn = o.email !== 'keep';
   const ipOn = o.ip !== 'keep';
   const kvOn = o.secret_key_text || o.url_credentials;
+  if (!gated) {
+    return (s: string, out: Span[]): void => {
+      if (o.private_key) findPrivateKeys(s, out);
+      if (o.card) findCards(s, out);
+      if (o.ssn) findSsns(s, out);
+      if (o.jwt) findJwts(s, out);
+      if (o.bearer || o.basic_auth) findAuthSchemes(s, out, o.bearer, o.basic_auth);
+      if (o.aws) findAws(s, out, true, true);
+      if (o.vendor_tokens) findVendorTokens(s, out);
+      const authorities: number[] = [];
+      if (o.url_credentials || emailOn)
+        findUserinfo(s, o.url_credentials ? out : null, authorities);
+      if (kvOn) findKeyValues(s, out, o);
+      if (emailOn) findEmails(s, out, o, authorities);
+      if (ipOn) findIps(s, out, o, true, true);
+      for (const d of o.custom) findCustom(s, out, d);
+    };
+  }
   return (s: string, out: Span[]): void => {
     const n = s.length;
-    // ISO 8601 timestamps are in every event and can hold nothing secret.
-    if (
-      n >= 16 &&
-      n <= 35 &&
-      s.charCodeAt(4) === 45 &&
-      s.charCodeAt(13) === 58 &&
-      ISO_TIME.test(s)
-    ) {
+    if (isIsoTime(s)) {
       for (const d of o.custom) findCustom(s, out, d);
       return;
     }
@@ -916,15 +969,21 @@ export function createTextScanner(o: DetectorOptions): TextScanner {
         if (++run > maxRun) maxRun = run;
       } else run = 0;
     }
-    if (o.private_key && (seen & C_DASH) !== 0 && n >= 40) findPrivateKeys(s, out);
+    if (o.private_key && (seen & C_DASH) !== 0 && n >= SHORTEST_PRIVATE_KEY) {
+      findPrivateKeys(s, out);
+    }
     if (o.card && digits >= 13) findCards(s, out);
     if (o.ssn && digits >= 9 && (seen & (C_DASH | C_SPACE)) !== 0) findSsns(s, out);
     if (o.jwt && dots >= 2 && maxRun >= 10 && s.includes('eyJ')) findJwts(s, out);
     if ((o.bearer || o.basic_auth) && (seen & C_SPACE) !== 0 && n >= 12 && mentionsAuthScheme(s)) {
       findAuthSchemes(s, out, o.bearer, o.basic_auth);
     }
-    if (o.aws && maxRun >= 20) findAws(s, out, true, maxRun >= 40);
-    if (o.vendor_tokens && maxRun >= 20) findVendorTokens(s, out);
+    // Key ids start with capitals and random secrets hold some: lower-case ids, hex and
+    // UUIDs (in every event) skip both regexes.
+    if (o.aws && maxRun >= 20 && (seen & C_UPPER) !== 0) findAws(s, out, true, maxRun >= 40);
+    if (o.vendor_tokens && maxRun >= SHORTEST_VENDOR_RUN && (seen & C_VSTART) !== 0) {
+      findVendorTokens(s, out);
+    }
     const authorities: number[] = [];
     const at = (seen & C_AT) !== 0;
     const colon = (seen & C_COLON) !== 0;
@@ -939,6 +998,30 @@ export function createTextScanner(o: DetectorOptions): TextScanner {
       if (v4 || v6) findIps(s, out, o, v4, v6);
     }
     for (const d of o.custom) findCustom(s, out, d);
+  };
+}
+
+/**
+ * A test cheaper than the scanner's own pass (and than looking `s` up in the
+ * redactor's memo) that answers true only when the scanner would report nothing:
+ * an ISO timestamp, or text shorter than the shortest SSN with none of the
+ * characters the remaining detectors need. Always false with custom detectors
+ * (they may match anything).
+ */
+export function createQuickClean(o: DetectorOptions): (s: string) => boolean {
+  if (o.custom.length > 0) return () => false;
+  const ipOn = o.ip !== 'keep';
+  return (s: string): boolean => {
+    const n = s.length;
+    if (n < SHORTEST_SSN) {
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        // @ : = (and . when IPs are rewritten)
+        if (c === 64 || c === 58 || c === 61 || (c === 46 && ipOn)) return false;
+      }
+      return true;
+    }
+    return isIsoTime(s);
   };
 }
 

@@ -252,3 +252,44 @@ describe('actionWords / actionImpliesFailure', () => {
     expect(actionImpliesFailure('failover.start')).toBe(false);
   });
 });
+
+describe('classifyAction memo', () => {
+  const product = fc.constantFrom('retool', 'tooljet', 'generic', 'Retool', 'billing', '');
+  const action = fc.oneof(
+    fc.constantFrom(...Object.keys(RETOOL_ACTIONS), ...Object.keys(TOOLJET_ACTIONS)),
+    fc.constantFrom('auth.login_failure', 'user.delete', 'model.deploy', 'QUERY_RUN', 'x'),
+    fc.string({ maxLength: 20 }),
+  );
+
+  it('answers per (product, action), the same whether cached, evicted or fresh (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(product, action), { minLength: 1, maxLength: 30 }), (pairs) => {
+        const first = pairs.map(([p, a]) => classifyAction(p, a));
+        // Fill the memo past its bound so it is cleared at least once in between.
+        for (let i = 0; i < 4100; i++) classifyAction('filler', `F_${i}`);
+        const again = pairs.map(([p, a]) => classifyAction(p, a));
+        const reversed = pairs
+          .slice()
+          .reverse()
+          .map(([p, a]) => classifyAction(p, a))
+          .reverse();
+        expect(again).toEqual(first);
+        expect(reversed).toEqual(first);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('keeps products apart for the same action text', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(classifyAction('retool', 'APP_VIEW').known).toBe(false);
+      expect(classifyAction('tooljet', 'APP_VIEW').known).toBe(true);
+    }
+  });
+
+  it('hands out copies: a caller changing one does not change the next answer', () => {
+    const a = classifyAction('retool', 'DELETE_USER');
+    a.severity = 'info';
+    expect(classifyAction('retool', 'DELETE_USER').severity).toBe('critical');
+  });
+});

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, eventId } from '../../src/event/canonical.js';
 import type { AuditEvent } from '../../src/event/types.js';
@@ -123,5 +124,112 @@ describe('canonicalJson', () => {
     const parsed = JSON.parse(canonicalJson(e));
     expect(parsed.action).toBe(e.action);
     expect(parsed.detail).toEqual(e.detail);
+  });
+});
+
+/**
+ * The previous implementation (one JSON.stringify per field, concatenated), kept as the
+ * reference the single-stringify version must match byte for byte.
+ */
+function referenceCanonicalJson(e: AuditEvent): string {
+  const q = JSON.stringify;
+  const str = (v: string | null | undefined): string =>
+    v === null || v === undefined ? 'null' : q(v);
+  const num = (v: number | null | undefined): string =>
+    typeof v === 'number' && Number.isFinite(v) ? String(v) : 'null';
+  const { actor: a, target: t, redacted: r, source: s } = e;
+  return (
+    `{"id":${str(e.id)},"app_event_id":${str(e.app_event_id)},"timestamp":${str(e.timestamp)}` +
+    `,"product":${str(e.product)},"action":${str(e.action)},"category":${str(e.category)}` +
+    `,"severity":${str(e.severity)},"outcome":${str(e.outcome)}` +
+    `,"actor":{"id":${str(a.id)},"email":${str(a.email)},"ip":${str(a.ip)},"user_agent":${str(a.user_agent)}}` +
+    `,"target":{"type":${str(t.type)},"id":${str(t.id)},"name":${str(t.name)},"app":${str(t.app)},"resource":${str(t.resource)}}` +
+    `,"organization_id":${str(e.organization_id)},"duration_ms":${num(e.duration_ms)}` +
+    `,"detail":${e.detail === null || e.detail === undefined ? '{}' : q(e.detail)}` +
+    `,"redacted":{"count":${num(r.count)},"rules":${q(r.rules ?? [])}}` +
+    `,"source":{"name":${str(s.name)},"host":${str(s.host)},"file":${str(s.file)},"offset":${num(s.offset)}}}`
+  );
+}
+
+describe('canonicalJson matches the per-field reference byte for byte', () => {
+  // Strings of every kind JSON must escape: quotes, backslashes, controls, lone
+  // surrogates, U+2028, astral characters.
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.string({
+      unit: fc.constantFrom(
+        '"',
+        '\\',
+        '\n',
+        '\u0000',
+        '\u001f',
+        '\u2028',
+        '\uD800',
+        '\uDC00',
+        '😀',
+        'a',
+      ),
+      maxLength: 12,
+    }),
+  );
+  /** A string field as it may really arrive: a string, null, or (untyped code) missing. */
+  const field = fc.oneof(text, fc.constant(null), fc.constant(undefined));
+  const number = fc.oneof(
+    fc.double(),
+    fc.integer(),
+    fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-324, Number.MAX_SAFE_INTEGER),
+    fc.constant(null),
+    fc.constant(undefined),
+  );
+  const detail = fc.oneof(
+    fc.dictionary(
+      fc.oneof(text, fc.constantFrom('__proto__', 'constructor', '')),
+      fc.jsonValue({ maxDepth: 3 }),
+    ),
+    fc.object({ maxDepth: 2 }),
+    fc.constant(null),
+    fc.constant(undefined),
+  );
+  const event = fc.record({
+    id: field,
+    app_event_id: field,
+    timestamp: field,
+    product: field,
+    action: field,
+    category: field,
+    severity: field,
+    outcome: field,
+    actor: fc.record({ id: field, email: field, ip: field, user_agent: field }),
+    target: fc.record({ id: field, type: field, name: field, app: field, resource: field }),
+    organization_id: field,
+    duration_ms: number,
+    detail,
+    redacted: fc.record({
+      count: number,
+      rules: fc.oneof(fc.array(text, { maxLength: 4 }), fc.constant(undefined)),
+    }),
+    source: fc.record({ name: field, host: field, file: field, offset: number }),
+    // Keys outside the interface, at the top and in the nested objects, are never written.
+    extra: fc.option(fc.jsonValue({ maxDepth: 1 }), { nil: undefined }),
+  });
+
+  it('for arbitrary events, including nulls, missing fields, odd numbers and extra keys', () => {
+    fc.assert(
+      fc.property(event, (raw) => {
+        const e = raw as unknown as AuditEvent;
+        (e.actor as unknown as Record<string, unknown>).extra = raw.extra;
+        (e.source as unknown as Record<string, unknown>).extra = 'x';
+        const got = canonicalJson(e);
+        expect(got).toBe(referenceCanonicalJson(e));
+        expect(() => JSON.parse(got)).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('for events whose properties were assigned in any order', () => {
+    const e = sample();
+    expect(canonicalJson(reversed(e))).toBe(referenceCanonicalJson(reversed(e)));
+    expect(canonicalJson(e)).toBe(referenceCanonicalJson(e));
   });
 });

@@ -5,7 +5,7 @@ import type { AuditEvent } from '../../src/event/types.js';
 import type { LogRecord } from '../../src/framing/types.js';
 import type { CustomProfile } from '../../src/parse/config.js';
 import type { ParseResult } from '../../src/parse/index.js';
-import { BUILTIN_PROFILES, compileParser } from '../../src/parse/index.js';
+import { BUILTIN_PROFILES, compileParser, markerPrecheck } from '../../src/parse/index.js';
 import { DEPTH_MARKER } from '../../src/parse/values.js';
 import { RETOOL_ROW, TOOLJET_FILE_RECORD, TOOLJET_ROW } from './fixtures.js';
 
@@ -400,6 +400,193 @@ describe('the pre-check never hides an audit event', () => {
     });
     expect(audit(p(rec('{"EventID":4625,"Computer":"dc1"}'), CTX)).product).toBe('win');
     expect(audit(p(rec('{"EventID":4625,"Computer":"dc1"}'), CTX)).action).toBe('4625');
+  });
+});
+
+describe('markerPrecheck: a marker counts only as a key', () => {
+  const builtin = markerPrecheck(['actionType', 'action_type', 'action', 'actionType']);
+
+  it('passes keys, at any depth and inside JSON-in-string values', () => {
+    expect(builtin('{"actionType":"LOGIN"}')).toBe(true);
+    expect(builtin('{"level":"info","auditLog":{"action_type":"APP_VIEW"}}')).toBe(true);
+    expect(builtin('{"action":"model.deploy","actor":"a"}')).toBe(true);
+    expect(builtin(line({ msg: line({ actionType: 'LOGIN' }) }))).toBe(true);
+    expect(builtin(line({ msg: line({ inner: line({ action: 'x' }) }) }))).toBe(true);
+  });
+
+  it('rejects ordinary log lines that only mention the word', () => {
+    expect(builtin('{"msg":"transaction committed","level":30}')).toBe(false);
+    expect(builtin('{"msg":"the action required: rotate the key"}')).toBe(false);
+    // A string VALUE that starts with the word also passes (it follows a quote): that
+    // only costs a parse, never an answer.
+    expect(builtin('{"msg":"action required"}')).toBe(true);
+    expect(builtin('{"reaction":"ok","transactionId":"t-1","interaction_type":"x"}')).toBe(false);
+    expect(builtin('{"sql":"BEGIN TRANSACTION","actions":"are values here"}')).toBe(true); // "actions" is a key
+  });
+
+  it('still passes any text with a \\u escape', () => {
+    expect(builtin('{"\\u0061ctionType":"LOGIN"}')).toBe(true);
+    expect(builtin('{"msg":"caf\\u00e9"}')).toBe(true);
+  });
+
+  it('keeps markers that are not prefixes of one another (custom keys)', () => {
+    const check = markerPrecheck(['type', 'event_type']);
+    expect(check('{"event_type":"x"}')).toBe(true);
+    expect(check('{"type":"x"}')).toBe(true);
+    expect(check('{"subtype":"x","msg":"a type"}')).toBe(false);
+  });
+
+  it('finds keys a writer may escape: `/` as `\\/`, quotes, control characters', () => {
+    // A custom profile's action key `event/name`, written by a writer that escapes `/`.
+    const slash = markerPrecheck(['event/name']);
+    expect(slash('{"event\\/name":"deleted"}')).toBe(true);
+    expect(slash('{"event/name":"deleted"}')).toBe(true);
+    expect(slash('{"other":"x"}')).toBe(false);
+    // A key starting with an escapable character can only be found by parsing.
+    expect(markerPrecheck(['/x'])('{"\\/x":1}')).toBe(true);
+    expect(markerPrecheck(['"q'])('{"\\"q":1}')).toBe(true);
+    expect(markerPrecheck(['a\tb'])('{"a\\tb":1}')).toBe(true);
+  });
+
+  /** Every key of `v` at any depth, also inside strings that hold JSON. */
+  function keysDeep(v: unknown, out = new Set<string>()): Set<string> {
+    if (typeof v === 'string') {
+      try {
+        keysDeep(JSON.parse(v), out);
+      } catch {
+        // not JSON
+      }
+    } else if (Array.isArray(v)) {
+      for (const x of v) keysDeep(x, out);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        out.add(k);
+        keysDeep(x, out);
+      }
+    }
+    return out;
+  }
+
+  /** JSON writers differ in what they escape; each output is valid JSON for the same value. */
+  const writers: Array<(v: unknown) => string> = [
+    (v) => JSON.stringify(v),
+    (v) => JSON.stringify(v).replace(/\//g, '\\/'),
+    (v) =>
+      JSON.stringify(v).replace(
+        /[\u0080-\uffff]/g,
+        (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+      ),
+    // Letters that are never part of an escape or a literal (true/false/null) as \u.
+    (v) => JSON.stringify(v).replace(/[io]/g, (c) => '\\u00' + c.charCodeAt(0).toString(16)),
+  ];
+  const KEYS = [
+    'action',
+    'actionType',
+    'action_type',
+    'transaction',
+    'reaction',
+    'event/type',
+    'type',
+    'évent',
+    'a"b',
+    'k',
+  ];
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small' },
+      fc.constantFrom(...KEYS, 'text with action and transaction', 1, null, true),
+      fc.dictionary(fc.constantFrom(...KEYS), tie('node'), { maxKeys: 3 }),
+      fc.array(tie('node'), { maxLength: 3 }),
+      tie('node').map((x) => JSON.stringify(x)), // JSON in a string value
+    ),
+  })).node;
+
+  it('never rejects a text in which a marker is a key (property)', () => {
+    const markerSets = [
+      ['action', 'actionType', 'action_type'],
+      ['event/type'],
+      ['type', 'évent'],
+      ['a"b'],
+    ];
+    fc.assert(
+      fc.property(
+        value,
+        fc.nat({ max: writers.length - 1 }),
+        fc.nat({ max: markerSets.length - 1 }),
+        (v, w, m) => {
+          const markers = markerSets[m]!;
+          const text = writers[w]!({ root: v });
+          const keys = keysDeep(JSON.parse(text));
+          if (markers.some((k) => keys.has(k))) expect(markerPrecheck(markers)(text)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('the pre-check changes no answer: parsing with and without it agrees on every audit event', () => {
+  const profiles: Record<string, CustomProfile> = {
+    slashy: {
+      product: 'slashy',
+      match: { field: 'event/type', prefix: 'svc.' },
+      fields: { action: 'event/type', timestamp: 'at' },
+    },
+    meta: {
+      product: 'meta',
+      match: { field: 'metadata.kind', equals: 'audit' },
+      fields: { action: 'metadata.op' },
+    },
+  };
+  const record = fc.record(
+    {
+      actionType: fc.constantFrom('QUERY_RUN', 'LOGIN', 'DELETE_USER', ''),
+      action_type: fc.constantFrom('APP_VIEW', 'USER_LOGIN'),
+      action: fc.constantFrom('auth.login_failure', 'model.deploy', 'transaction'),
+      actor: fc.constantFrom('ana@example.com', 42),
+      target: fc.constantFrom('db', { type: 'app', id: 7 }),
+      resourceType: fc.constant('APP'),
+      'event/type': fc.constantFrom('svc.delete', 'other'),
+      metadata: fc.oneof(
+        fc.constant({ kind: 'audit', op: 'rotate' }),
+        fc.constant(JSON.stringify({ kind: 'audit', op: 'rotate' })),
+        fc.constant({ note: 'transaction action' }),
+      ),
+      msg: fc.constantFrom('transaction committed', 'action required', 'ok'),
+      createdAt: fc.constant('2026-11-21T10:00:00.123Z'),
+      at: fc.constant('2026-11-21T10:00:00Z'),
+    },
+    { requiredKeys: [] },
+  );
+  const lineOf = fc.oneof(
+    record.map(line),
+    record.map((r) => line({ level: 'info', message: 'audit', ...r })),
+    record.map((r) => line({ level: 'info', auditLog: r })),
+    record.map((r) => line({ level: 30, msg: line(r) })),
+    record.map((r) => line(r).replace(/\//g, '\\/')),
+    record.map((r) => line(r).replace(/o/g, '\\u006f')),
+    record.map((r) => line(r).slice(0, 30)),
+  );
+
+  it('for every profile choice (property)', () => {
+    const names = ['auto', 'retool', 'tooljet', 'generic', 'slashy', 'meta'];
+    const both = names.map((profile) => [
+      compileParser({ profile, profiles, host: 'h', source: 's' }),
+      compileParser({ profile, profiles, host: 'h', source: 's', precheck: false }),
+    ]);
+    fc.assert(
+      fc.property(lineOf, (text) => {
+        const r = rec(text, { time: '2026-11-21T10:00:00.000Z' });
+        for (const [fast, slow] of both) {
+          const want = slow!(r, CTX);
+          const got = fast!(r, CTX);
+          // Broken JSON with no marker key is skipped unparsed: non_audit, not malformed.
+          if (want.kind === 'malformed' && got.kind === 'non_audit') continue;
+          expect(got).toEqual(want);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

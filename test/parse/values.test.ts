@@ -11,11 +11,75 @@ import {
   parseOutcome,
   parseSeverityWord,
   parseTimestamp,
+  parseTimestampGeneral,
   setOwn,
   startsJsonObject,
   toDuration,
   toId,
 } from '../../src/parse/values.js';
+
+describe('parseTimestamp fast path for toISOString text', () => {
+  const two = (lo: number, hi: number) =>
+    fc.integer({ min: lo, max: hi }).map((n) => String(n).padStart(2, '0'));
+  // Every field over and past its range, years around the edges the general path cares
+  // about (1969/1970, century leap rules), and the separators in and out of shape.
+  const year = fc.oneof(
+    fc.constantFrom('1969', '1970', '1900', '2000', '2023', '2024', '2100', '2400', '0000', '9999'),
+    fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+  );
+  const sep = (usual: string, odd: string[]) =>
+    fc.oneof({ weight: 9, arbitrary: fc.constant(usual) }, fc.constantFrom(...odd));
+  const text = fc
+    .tuple(
+      year,
+      sep('-', ['/', '_']),
+      two(0, 19),
+      sep('-', ['.']),
+      two(0, 39),
+      sep('T', ['t', ' ', 'X']),
+      two(0, 29),
+      sep(':', ['.']),
+      two(0, 69),
+      sep(':', ['-']),
+      two(0, 69),
+      sep('.', [',', ':']),
+      fc.integer({ min: 0, max: 999 }).map((n) => String(n).padStart(3, '0')),
+      sep('Z', ['z', '+00:00', '', 'Z ']),
+    )
+    .map((parts) => parts.join(''));
+  const mangled = fc.oneof(
+    text,
+    text.map((t) => ` ${t}`),
+    fc
+      .tuple(text, fc.nat({ max: 23 }), fc.constantFrom('a', '٣', '/', ' '))
+      .map(([t, i, c]) => t.slice(0, i) + c + t.slice(i + 1)),
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+  );
+
+  it('answers exactly what the general path answers (property)', () => {
+    fc.assert(
+      fc.property(mangled, (s) => {
+        expect(parseTimestamp(s)).toEqual(parseTimestampGeneral(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('leaves impossible dates, leap seconds and pre-1970 times to the general path', () => {
+    for (const s of [
+      '2023-02-29T00:00:00.000Z',
+      '2024-13-01T00:00:00.000Z',
+      '2024-01-31T24:00:00.000Z',
+      '2016-12-31T23:59:60.000Z',
+      '1969-12-31T23:59:59.999Z',
+      '1970-01-01T00:00:00.000Z',
+    ]) {
+      expect(parseTimestamp(s)).toEqual(parseTimestampGeneral(s));
+    }
+    expect(parseTimestamp('1969-12-31T23:59:59.999Z')).toBeNull();
+    expect(parseTimestamp('2016-12-31T23:59:60.000Z')?.iso).toBe('2017-01-01T00:00:00.000Z');
+  });
+});
 
 describe('parseTimestamp', () => {
   it.each([

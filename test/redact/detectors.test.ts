@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RE2JS } from 're2js';
 import {
   applySpans,
   cardNumberValue,
   cardSchemeMatches,
+  createQuickClean,
   createTextScanner,
   isCardNumber,
   luhnValid,
@@ -446,6 +448,186 @@ describe('cards', () => {
     // (Parsed from JSON text, as the app's numbers arrive.)
     expect(cardNumberValue(JSON.parse('4111111111111111111') as number)).toBe('[REDACTED]');
     expect(cardNumberValue(JSON.parse('1234567890123456789') as number)).toBeNull();
+  });
+});
+
+describe('cardNumberValue leading-digit shortcut', () => {
+  /** The function before the shortcut: the reference it must match. */
+  function reference(n: number): string | null {
+    if (!Number.isInteger(n) || n < 1e12) return null;
+    if (n <= Number.MAX_SAFE_INTEGER) {
+      const d = String(n);
+      return isCardNumber(d) ? maskCard(d) : null;
+    }
+    if (n >= 1e19) return null;
+    const d = BigInt(n).toString();
+    return cardSchemeMatches(d) ? MASK_TOKEN : null;
+  }
+  const MASK_TOKEN = '[REDACTED]';
+
+  it('answers what the full check answers, at every magnitude and leading digit (property)', () => {
+    const powers = [1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19];
+    const number = fc.oneof(
+      fc
+        .integer({ min: 0, max: 7 })
+        .chain((k) =>
+          fc.double({ min: powers[k]! * 0.9, max: powers[k]! * 11, noNaN: true }).map(Math.floor),
+        ),
+      // Boundaries of each leading digit, ± 1 and ± an ulp.
+      fc
+        .tuple(
+          fc.integer({ min: 0, max: 6 }),
+          fc.integer({ min: 1, max: 9 }),
+          fc.integer({ min: -1, max: 1 }),
+        )
+        .map(([k, d, off]) => d * powers[k]! + off),
+      fc.constantFrom(
+        4111111111111111,
+        5555555555554444,
+        1795000000000,
+        6e15,
+        7e15 - 1,
+        2e12 - 1,
+        2e12,
+      ),
+      fc.double({ noNaN: false }),
+    );
+    fc.assert(
+      fc.property(number, (n) => {
+        expect(cardNumberValue(n)).toBe(reference(n));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('gates: the gated scanner reports exactly what running every detector reports', () => {
+  // Fragments that each trip some detector or sit just beside one, glued with filler.
+  const secret = fc.constantFrom(
+    JWT,
+    `eyJ${A36.slice(0, 7)}.abcd.`,
+    AWS_ID,
+    AWS_SECRET,
+    `ASIA${'Z'.repeat(16)}`,
+    `ghp_${A36}`,
+    `github_pat_${'a'.repeat(22)}`,
+    'xoxb-abcdefghij', // the shortest Slack token (15 characters)
+    'xapp-1-abcdefghij',
+    `sk_live_${'a1'.repeat(8)}`,
+    `AIza${'x'.repeat(35)}`,
+    `SG.${'a'.repeat(22)}.${'b'.repeat(43)}`,
+    'hooks.slack.com/services/T000/B000/abcdefghijklmnop',
+    `sk-${'z'.repeat(32)}`,
+    '-----BEGIN PRIVATE KEY-----',
+    '-----BEGIN PRIVATE KEY-----abc',
+    PEM,
+    '4111 1111 1111 1111',
+    '4111-1111-1111-1111',
+    '378282246310005',
+    '123-45-6789',
+    '123 45 6789',
+    'Bearer abcdef123456',
+    'bEaReR abc.def-123',
+    'BASIC dXNlcjpwYXNz',
+    'bAsIc dXNlcjpwYXNz',
+    'ana@example.com',
+    'a@b.co',
+    'postgres://admin:S3cret@db/app',
+    'https://x.io/?access_token=abc&sig=s1',
+    'password=hunter2',
+    'pin:1234',
+    '"token": "abc"',
+    '10.0.0.5',
+    '::ffff:10.0.0.5',
+    '2001:db8::1',
+    'fe80:0:0:0:0:0:0:1',
+    '2026-11-21T10:00:00.123Z',
+    'b3a5e0c1-7d2f-4e8a-9c61-00000001e240',
+    '92f59b44745344f9affacc879e847d94',
+  );
+  const filler = fc.string({
+    unit: fc.constantFrom(
+      'a',
+      'Z',
+      '0',
+      '7',
+      ' ',
+      '-',
+      '_',
+      '.',
+      ':',
+      '=',
+      '@',
+      '/',
+      '+',
+      '\t',
+      'é',
+    ),
+    maxLength: 12,
+  });
+  const text = fc.oneof(
+    fc.array(fc.oneof(secret, filler), { maxLength: 5 }).map((xs) => xs.join('')),
+    filler,
+    fc.string({ maxLength: 24 }),
+    // A fragment cut anywhere: just-too-short versions of every shape.
+    fc.tuple(secret, fc.nat({ max: 60 })).map(([x, n]) => x.slice(0, n)),
+  );
+  const variants: Array<[string, Partial<DetectorOptions>]> = [
+    ['defaults', {}],
+    ['ip truncate, email hash', { ip: 'truncate', email: 'hash' }],
+    ['ip hash, email keep', { ip: 'hash', email: 'keep' }],
+    ['key=value off', { secret_key_text: false, url_credentials: false }],
+    [
+      'custom detector',
+      {
+        custom: [
+          {
+            rule: 'custom:emp',
+            re: RE2JS.compile('EMP-[0-9]{3}'),
+            replace: '[REDACTED]',
+          },
+        ],
+      },
+    ],
+  ];
+
+  it.each(variants)('%s (property)', (_name, over) => {
+    const gated = createTextScanner(options(over));
+    const every = createTextScanner(options(over), false);
+    const clean = createQuickClean(options(over));
+    fc.assert(
+      fc.property(text, (s) => {
+        const a: Span[] = [];
+        const b: Span[] = [];
+        gated(s, a);
+        every(s, b);
+        expect(a).toEqual(b);
+        if (clean(s)) expect(b).toEqual([]);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('covers the shortest shapes the old gates skipped', () => {
+    // Found by the property above: these were skipped by length / run gates.
+    expect(redact('xoxb-abcdefghij')).toBe('[REDACTED]');
+    expect(redact('-----BEGIN PRIVATE KEY-----abc')).toBe('[REDACTED]');
+    expect(redact('bEaReR abc.def-123')).toBe('bEaReR [REDACTED]');
+  });
+
+  it('quick-clean answers true only for short harmless text and timestamps', () => {
+    const clean = createQuickClean(options());
+    expect(clean('production')).toBe(true);
+    expect(clean('2026-11-21T10:00:00.123Z')).toBe(true);
+    expect(clean('a@b.co')).toBe(false);
+    expect(clean('pin=1234')).toBe(false);
+    expect(clean('123-45-6789')).toBe(false);
+    expect(createQuickClean(options({ ip: 'truncate' }))('1.2.3.4')).toBe(false);
+    expect(createQuickClean(options({ ip: 'keep' }))('1.2.3.4')).toBe(true);
+    const withCustom = createQuickClean(
+      options({ custom: [{ rule: 'custom:x', re: RE2JS.compile('x'), replace: 'y' }] }),
+    );
+    expect(withCustom('x')).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import type { AuditEvent } from '../../src/event/types.js';
 import type { RedactionConfigInput } from '../../src/redact/config.js';
 import { compileRedaction } from '../../src/redact/redactor.js';
 import { redactionConfigSchema } from '../../src/redact/config.js';
@@ -836,5 +837,107 @@ describe('describe()', () => {
     expect(text).toMatch(/detector custom:emp/);
     expect(text).toMatch(/detector email: hash/);
     expect(text).toMatch(/detector ip: keep/);
+  });
+});
+
+describe('fast paths agree with the general path (property)', () => {
+  const secretish = fc.constantFrom(
+    'ana@example.com',
+    'Bearer abcdef123456',
+    '4111 1111 1111 1111',
+    'password=hunter2',
+    'Mozilla/5.0 (X11; Linux x86_64)',
+    '10.0.0.5',
+    '2026-11-21T10:00:00.123Z',
+    'production',
+    '',
+    R,
+  );
+  const text = fc.oneof(secretish, fc.string({ maxLength: 16 }));
+  const field = fc.oneof(text, fc.constant(null));
+  // Fields may also be missing altogether (untyped producers).
+  const actor = fc.record(
+    { id: field, email: field, ip: field, user_agent: field },
+    { requiredKeys: [] },
+  );
+  const target = fc.record(
+    { type: field, id: field, name: field, app: field, resource: field },
+    { requiredKeys: [] },
+  );
+  const key = fc.oneof(
+    fc.constantFrom(
+      'headers',
+      'Cookie',
+      'set-cookie',
+      'password',
+      'query',
+      'a@b.co',
+      '__proto__',
+      '0',
+      'x',
+    ),
+    fc.string({ maxLength: 6 }),
+  );
+  const detail = fc.object({ key, values: [text, fc.integer()], maxDepth: 3, maxKeys: 5 });
+
+  it.each([
+    ['defaults', {}],
+    ['headers kept, keyed', { hide_all_headers: false, ...KEYED }],
+  ] as const)(
+    '%s: no path rules (direct field access) = a path rule that never matches',
+    (_n, cfg) => {
+      const fast = plan(cfg);
+      // A path rule forces the general path (computed field names, matcher steps) while
+      // changing nothing: no field is ever named this.
+      const general = plan({
+        ...cfg,
+        mask: ['detail.__no_such_field__', 'actor.__no_such_field__'],
+      });
+      fc.assert(
+        fc.property(actor, target, detail, (a, t, d) => {
+          const ev = event(d, { actor: a, target: t } as unknown as Partial<AuditEvent>);
+          const x = fast.apply(structuredClone(ev));
+          const y = general.apply(structuredClone(ev));
+          expect(x).toEqual(y);
+          // Fields that were missing stay missing (not added as undefined).
+          expect(Object.keys(x.actor).sort()).toEqual(Object.keys(a).sort());
+          expect(Object.keys(x.target).sort()).toEqual(Object.keys(t).sort());
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
+
+  it('an object that loses keys keeps the others in order, __proto__ and index keys included', () => {
+    const headerish = new Set(['headers', 'Cookie', 'set-cookie', 'reqHeaders']);
+    const keys = fc.uniqueArray(
+      fc.constantFrom(
+        'headers',
+        'Cookie',
+        'set-cookie',
+        'reqHeaders',
+        '__proto__',
+        '0',
+        '7',
+        'b',
+        'a',
+        'z',
+      ),
+      { maxLength: 10 },
+    );
+    const p = plan();
+    fc.assert(
+      fc.property(keys, (ks) => {
+        const obj = Object.fromEntries(ks.map((k) => [k, `v-${k}`]));
+        const out = p.apply(event({ o: obj })).detail.o as Record<string, unknown>;
+        const want = Object.fromEntries(
+          ks.filter((k) => !headerish.has(k)).map((k) => [k, `v-${k}`]),
+        );
+        expect(Object.keys(out)).toEqual(Object.keys(want));
+        expect(JSON.stringify(out)).toBe(JSON.stringify(want));
+        expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -33,6 +33,7 @@ import {
 } from './config/index.js';
 import type { Config, SinkConfig, SourceConfig } from './config/schema.js';
 import { createPipeline, PipelineClosed, type Pipeline } from './pipeline.js';
+import { wantStageWorker } from './pipeline/stage-worker.js';
 import { resolveBatchLimits } from './sinks/common-config.js';
 import { createDeliveryLoop, type DeliveryLoop } from './sinks/delivery.js';
 import type { BatchHandler, Source } from './sources/types.js';
@@ -146,6 +147,8 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
     onQueued: (names) => {
       for (const s of names) sinks.get(s)?.loop.notify();
     },
+    // Parse/redact/route part of each large batch on a second core (src/pipeline.ts).
+    worker: wantStageWorker() ? { config: cfg } : undefined,
   });
   pipelineRef.current = pipe;
 
@@ -315,7 +318,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       log.info({ sink: name }, old ? 'sink reconfigured' : 'sink added');
     }
     // 2. Parsers, redaction and routes change in one step, between two batches.
-    pipe.swap(parts);
+    pipe.swap(parts, ncfg);
     // 3. Sources: stop removed and changed ones (their checkpoints stay), start new ones.
     for (const [name, rt] of [...sources]) {
       const sc = ncfg.sources[name];

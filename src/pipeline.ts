@@ -3,36 +3,51 @@
  *
  *   SourceBatch ─▶ parse ─▶ min_severity ─▶ redact ─▶ route ─▶ store.ingestBatch (one transaction)
  *
- * Everything before the store is pure and synchronous per batch. The handler resolves only
- * after the batch and its checkpoint are committed, and it does not start committing while
- * the buffer is over `buffer.max_bytes` (when_full: block) — so a source stops reading and
- * the log file stays the upstream buffer. Memory stays flat: at most one batch per file
- * is in flight.
+ * The stages are one pure function (processRecords, src/pipeline/stages.ts) that returns the
+ * items to store plus plain counters; this module applies metrics and rate-limited logging
+ * once per batch, then commits. The handler resolves only after the batch and its checkpoint
+ * are committed, and it does not start committing while the buffer is over
+ * `buffer.max_bytes` (when_full: block) — so a source stops reading and the log file stays
+ * the upstream buffer. Memory stays flat: at most one batch per file is in flight.
+ *
+ * Threading: with a stage worker (`deps.worker`; the daemon starts one when the machine has
+ * more than one core, `AUDITSHIPPER_WORKERS=0|1` forces it off or on) a batch of at least
+ * MIN_SPLIT_RECORDS records is split: its first records go to the worker
+ * (src/pipeline/worker.ts) while the main thread processes the rest, then the two results are
+ * concatenated in record order and committed in ONE ingestBatch call, exactly as without a
+ * worker. There is no read-ahead, so splitting each batch is how the second core helps; the
+ * share is steered per batch (src/pipeline/split.ts) so both sides finish together. The worker
+ * builds its parts from the same Config with the same builder, so its output is byte-identical;
+ * swap() sends it the new config, and a slice handed over after swap uses the new parts. If
+ * the worker fails to start, throws, or exits, the error is logged once, the slice in flight is
+ * processed here instead (nothing is lost, the batch still commits once) and every later batch
+ * stays on the main thread. Small batches never leave the main thread.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { canonicalJson } from './event/canonical.js';
-import { HOST } from './host.js';
-import { severityRank } from './event/types.js';
-import { emptyActor, emptyTarget, type AuditEvent } from './event/types.js';
-import { eventId } from './event/canonical.js';
-import type { LogRecord } from './framing/types.js';
-import type { RecordParser } from './parse/index.js';
-import type { RedactionPlan } from './redact/index.js';
-import type { Router } from './route/index.js';
 import type { BatchHandler, SourceBatch } from './sources/types.js';
-import type { IngestItem, Store } from './store/store.js';
+import type { Store } from './store/store.js';
 import type { Metrics } from './telemetry/metrics.js';
+import { createSplitter } from './pipeline/split.js';
+import {
+  startStageWorker,
+  StageWorkerError,
+  type SliceDone,
+  type StageWorker,
+  type StageWorkerState,
+} from './pipeline/stage-worker.js';
+import {
+  concatResults,
+  processRecords,
+  type PipelineParts,
+  type StageCounters,
+  type StageInput,
+  type StageResult,
+} from './pipeline/stages.js';
 
-export type { RecordParser };
-
-export interface PipelineParts {
-  /** One parser per source (profiles are chosen per source). */
-  parsers: Map<string, RecordParser>;
-  redaction: RedactionPlan;
-  router: Router;
-  minSeverity: Config['audit']['min_severity'];
-}
+export type { RecordParser } from './parse/index.js';
+export { nonAuditEvent, type PipelineParts } from './pipeline/stages.js';
 
 export interface PipelineDeps {
   store: Store;
@@ -41,18 +56,30 @@ export interface PipelineDeps {
   metrics: Metrics;
   /** Called after a commit with the sinks that received new rows. */
   onQueued(sinks: ReadonlySet<string>): void;
+  /**
+   * Offload part of each large batch to a worker thread that builds its own parts from
+   * `config` (the Config `initial` was built from). Absent: everything runs on this thread.
+   * `url` overrides where the worker module is (tests running TypeScript sources).
+   */
+  worker?: { config: Config; url?: URL };
 }
 
 export interface Pipeline {
   /** The handler a source hands its batches to. */
   handler: BatchHandler;
-  /** Swap parsers/redaction/routes (config reload); batches already committed keep their routing. */
-  swap(parts: PipelineParts): void;
+  /**
+   * Swap parsers/redaction/routes (config reload); batches already committed keep their
+   * routing. `config` is what `parts` were built from: the worker rebuilds its parts from it.
+   * Without it a running worker is stopped (it could not follow) and all work stays here.
+   */
+  swap(parts: PipelineParts, config?: Config): void;
   /** Wake sources blocked on a full buffer (call after deliveries free space). */
   spaceFreed(): void;
-  /** Stop waiting for buffer space (shutdown): blocked handlers reject. */
+  /** Stop waiting for buffer space (shutdown): blocked handlers reject. Stops the worker. */
   close(): void;
   readonly stats: PipelineStats;
+  /** The stage worker: `off` when there is none (any more, after swap without a config). */
+  readonly workerState: StageWorkerState | 'off';
 }
 
 export interface PipelineStats {
@@ -64,6 +91,8 @@ export interface PipelineStats {
   inserted: number;
   duplicates: number;
   unrouted: number;
+  /** Records whose stages ran in the worker thread. */
+  offloaded: number;
 }
 
 /** Rate-limited warnings: the first occurrence, then at most one per interval with a count. */
@@ -81,60 +110,18 @@ export function rateLimitedLog(logger: Logger, intervalMs = 60_000) {
   };
 }
 
-/**
- * A line that is not an audit event, wrapped so it can travel the same path (redaction,
- * store, sinks) when a `non_audit: true` route asks for it: product `log`, action
- * `non_audit`, the line under `detail` (parsed when it is JSON). Redaction runs on it
- * like on any event.
- */
-export function nonAuditEvent(
-  record: LogRecord,
-  source: string,
-  file: string | null,
-  streamId: string,
-  kind: 'non_audit' | 'malformed',
-): AuditEvent {
-  let detail: Record<string, unknown> = { message: record.text };
-  if (kind === 'non_audit' && record.text.startsWith('{')) {
-    try {
-      const v: unknown = JSON.parse(record.text);
-      if (v && typeof v === 'object' && !Array.isArray(v)) detail = v as Record<string, unknown>;
-    } catch {
-      // stays a message
-    }
-  }
-  const t = record.time ? Date.parse(record.time) : NaN;
-  return {
-    id: eventId(streamId, record.offset),
-    app_event_id: null,
-    timestamp: new Date(Number.isFinite(t) ? t : Date.now()).toISOString(),
-    product: 'log',
-    action: kind,
-    category: 'other',
-    severity: 'info',
-    outcome: 'unknown',
-    actor: emptyActor(),
-    target: emptyTarget(),
-    organization_id: null,
-    duration_ms: null,
-    detail,
-    redacted: { count: 0, rules: [] },
-    source: { name: source, host: HOST, file, offset: file ? record.offset : null },
-  };
-}
-
-function bump(m: Map<string, number>, key: string): void {
-  m.set(key, (m.get(key) ?? 0) + 1);
-}
-
-const MIN_RANK: Record<Config['audit']['min_severity'], number> = {
-  off: 99,
-  critical: 2,
-  warn: 1,
-  info: 0,
-};
-
 export class PipelineClosed extends Error {}
+
+const sliceOf = (batch: SourceBatch, from: number, to: number): StageInput => ({
+  source: batch.source,
+  file: batch.file,
+  streamId: batch.streamId,
+  records:
+    from === 0 && to === batch.records.length ? batch.records : batch.records.slice(from, to),
+});
+
+/** Absolute time comparable with the worker's `doneAt`. */
+const now = () => performance.timeOrigin + performance.now();
 
 export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipeline {
   let parts = initial;
@@ -149,10 +136,15 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     inserted: 0,
     duplicates: 0,
     unrouted: 0,
+    offloaded: 0,
   };
   let closed = false;
   let spaceWaiters: (() => void)[] = [];
   metrics.bufferMaxBytes.set(deps.buffer.max_bytes);
+  let worker: StageWorker | null = deps.worker
+    ? startStageWorker({ config: deps.worker.config, logger: deps.logger, url: deps.worker.url })
+    : null;
+  const splitter = createSplitter();
 
   const bufferFull = () => store.bytesUsed() >= deps.buffer.max_bytes;
 
@@ -179,87 +171,83 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     }
   };
 
-  const process = (batch: SourceBatch): { items: IngestItem[]; sinks: Set<string> } => {
+  /**
+   * The stages for one batch: in this thread, or split with the worker. Either way the
+   * result is what one in-thread pass over the whole batch gives.
+   */
+  const process = async (batch: SourceBatch): Promise<StageResult> => {
+    // Parts are taken once per batch: a swap() during the await below does not mix configs
+    // within a batch (the worker got this slice before any later config message).
     const p = parts;
-    const parse = p.parsers.get(batch.source);
-    if (!parse) throw new Error(`no parser for source ${batch.source}`);
-    const minRank = MIN_RANK[p.minSeverity];
-    const items: IngestItem[] = [];
-    const sinks = new Set<string>();
-    const ctx = { file: batch.file, streamId: batch.streamId };
-    // Labelled counters are summed per batch and added once: a prom-client inc() per event
-    // and label set showed in the throughput profile.
-    const byRoute = new Map<string, number>();
-    const byRule = new Map<string, number>();
-    const byProductSeverity = new Map<string, number>();
-    const unknownByProduct = new Map<string, number>();
-    let audit = 0;
-    let nonAudit = 0;
-    let malformed = 0;
-    let filtered = 0;
-    const forward = (record: LogRecord, kind: 'non_audit' | 'malformed') => {
-      const event = p.redaction.apply(
-        nonAuditEvent(record, batch.source, batch.file, batch.streamId, kind),
-      );
-      const routed = p.router.routeNonAudit({ source: event.source });
-      for (const name of routed.matched) bump(byRoute, name);
-      if (routed.sinks.length === 0) return;
-      for (const s of routed.sinks) sinks.add(s);
-      items.push({ id: event.id, body: canonicalJson(event), sinks: routed.sinks });
-    };
-    for (const record of batch.records) {
-      const r = parse(record, ctx);
-      if (r.kind === 'non_audit') {
-        nonAudit++;
-        if (p.router.hasNonAuditRoutes) forward(record, 'non_audit');
-        continue;
-      }
-      if (r.kind === 'malformed') {
-        malformed++;
-        if (p.router.hasNonAuditRoutes) forward(record, 'malformed');
-        warn(
-          `malformed:${batch.source}`,
-          { source: batch.source, file: batch.file, offset: record.offset, reason: r.reason },
-          'malformed record skipped',
-        );
-        continue;
-      }
-      audit++;
-      let event = r.event;
-      if (!r.knownAction) bump(unknownByProduct, event.product);
-      if (severityRank(event.severity) < minRank) {
-        filtered++;
-        continue;
-      }
-      event = p.redaction.apply(event);
-      for (const rule of event.redacted.rules) bump(byRule, rule);
-      const routed = p.router.route(event);
-      for (const name of routed.matched) bump(byRoute, name);
-      if (routed.sinks.length === 0) {
-        stats.unrouted++;
-        metrics.unrouted.inc();
-        continue;
-      }
-      for (const s of routed.sinks) sinks.add(s);
-      bump(byProductSeverity, `${event.product}\u0000${event.severity}`);
-      items.push({ id: event.id, body: canonicalJson(event), sinks: routed.sinks });
+    const n = batch.records.length;
+    const w = worker?.usable ? worker : null;
+    const k = w ? splitter.workerShare(n, w.pendingRecords) : 0;
+    if (!w || k === 0) return processRecords(p, sliceOf(batch, 0, n));
+
+    const theirs = sliceOf(batch, 0, k);
+    const pending: Promise<SliceDone> = w.run(theirs);
+    let mine: StageResult;
+    const t0 = performance.now();
+    try {
+      mine = processRecords(p, sliceOf(batch, k, n));
+    } catch (err) {
+      pending.catch(() => undefined);
+      throw err;
     }
-    for (const [route, n] of byRoute) metrics.routed.inc({ route }, n);
-    for (const [rule, n] of byRule) metrics.redactions.inc({ rule }, n);
-    for (const [product, n] of unknownByProduct) metrics.unknownActions.inc({ product }, n);
-    for (const [key, n] of byProductSeverity) {
+    const mainMs = performance.now() - t0;
+    const elu0 = performance.eventLoopUtilization();
+    let done: SliceDone;
+    try {
+      done = await pending;
+    } catch (err) {
+      // The worker did not deliver: do its slice here. If the stages throw here too the
+      // batch fails as it would have without a worker (the source retries it).
+      const result = processRecords(p, theirs);
+      if (err instanceof StageWorkerError && err.kind === 'slice')
+        w.disable('it failed on a slice the main thread processed');
+      return concatResults([result, mine]);
+    }
+    const handled = now();
+    stats.offloaded += k;
+    splitter.observe({
+      n,
+      k,
+      mainMs,
+      workerMs: done.ms,
+      idleMs: performance.eventLoopUtilization(elu0).idle,
+      lateMs: handled - done.doneAt,
+    });
+    return concatResults([done.result, mine]);
+  };
+
+  /** Metrics and rate-limited warnings for one batch, the same whichever thread did the work. */
+  const account = (batch: SourceBatch, c: StageCounters) => {
+    const src = batch.source;
+    for (const m of c.malformedNotes)
+      warn(
+        `malformed:${src}`,
+        { source: src, file: batch.file, offset: m.offset, reason: m.reason },
+        'malformed record skipped',
+      );
+    if (c.unrouted) {
+      stats.unrouted += c.unrouted;
+      metrics.unrouted.inc(c.unrouted);
+    }
+    for (const [route, n] of c.byRoute) metrics.routed.inc({ route }, n);
+    for (const [rule, n] of c.byRule) metrics.redactions.inc({ rule }, n);
+    for (const [product, n] of c.unknownByProduct) metrics.unknownActions.inc({ product }, n);
+    for (const [key, n] of c.byProductSeverity) {
       const [product, severity] = key.split('\u0000') as [string, string];
       metrics.eventsIngested.inc({ product, severity }, n);
     }
-    stats.audit += audit;
-    stats.nonAudit += nonAudit;
-    stats.malformed += malformed;
-    stats.filtered += filtered;
-    const src = batch.source;
-    if (audit) metrics.records.inc({ source: src, outcome: 'audit' }, audit);
-    if (nonAudit) metrics.records.inc({ source: src, outcome: 'non_audit' }, nonAudit);
-    if (malformed) metrics.records.inc({ source: src, outcome: 'malformed' }, malformed);
-    if (filtered) metrics.records.inc({ source: src, outcome: 'filtered' }, filtered);
+    stats.audit += c.audit;
+    stats.nonAudit += c.nonAudit;
+    stats.malformed += c.malformed;
+    stats.filtered += c.filtered;
+    if (c.audit) metrics.records.inc({ source: src, outcome: 'audit' }, c.audit);
+    if (c.nonAudit) metrics.records.inc({ source: src, outcome: 'non_audit' }, c.nonAudit);
+    if (c.malformed) metrics.records.inc({ source: src, outcome: 'malformed' }, c.malformed);
+    if (c.filtered) metrics.records.inc({ source: src, outcome: 'filtered' }, c.filtered);
     if (batch.oversized) {
       metrics.records.inc({ source: src, outcome: 'oversized' }, batch.oversized);
       warn(
@@ -268,13 +256,15 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
         'lines longer than max_line_bytes were cut or skipped',
       );
     }
-    return { items, sinks };
   };
 
   const handler: BatchHandler = async (batch) => {
     metrics.linesRead.inc({ source: batch.source }, batch.linesRead);
     metrics.bytesRead.inc({ source: batch.source }, batch.bytesRead);
-    let { items, sinks } = process(batch);
+    const result = await process(batch);
+    account(batch, result.counters);
+    let items = result.items;
+    let sinks: ReadonlySet<string> = new Set(result.sinks);
     if (items.length > 0 && bufferFull()) {
       if (deps.buffer.when_full === 'drop_newest') {
         stats.dropped += items.length;
@@ -291,10 +281,7 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
       }
     }
     if (items.length === 0 && !batch.checkpoint) return;
-    const r =
-      items.length > 0 || batch.checkpoint
-        ? store.ingestBatch(items, batch.checkpoint)
-        : { inserted: 0, duplicates: 0 };
+    const r = store.ingestBatch(items, batch.checkpoint, batch.streamId);
     stats.inserted += r.inserted;
     stats.duplicates += r.duplicates;
     if (r.duplicates) metrics.duplicates.inc({ source: batch.source }, r.duplicates);
@@ -304,8 +291,14 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
 
   return {
     handler,
-    swap(next) {
+    swap(next, config) {
       parts = next;
+      if (!worker) return;
+      if (config) worker.reconfigure(config);
+      else {
+        void worker.close();
+        worker = null;
+      }
     },
     spaceFreed() {
       const w = spaceWaiters;
@@ -315,7 +308,13 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     close() {
       closed = true;
       this.spaceFreed();
+      // Slices in flight come back rejected and are finished on this thread.
+      if (worker) void worker.close();
+      worker = null;
     },
     stats,
+    get workerState() {
+      return worker ? worker.state : 'off';
+    },
   };
 }

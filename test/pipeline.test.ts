@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildPipelineParts } from '../src/components.js';
 import { configSchema, type Config } from '../src/config/schema.js';
-import { createPipeline } from '../src/pipeline.js';
+import { createPipeline, type Pipeline } from '../src/pipeline.js';
 import type { SourceBatch } from '../src/sources/types.js';
-import { openStore, type Store } from '../src/store/store.js';
+import { openStore, type IngestItem, type Store } from '../src/store/store.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
+import { batchOf, capture, mixedLines, richConfig, TS_WORKER } from './pipeline/fixtures.js';
 
 let dir: string;
 let store: Store;
@@ -189,5 +190,189 @@ describe('pipeline', () => {
     const blocked = p.handler(batch([audit(2)], 1000));
     p.close();
     await expect(blocked).rejects.toThrow(/closed/);
+  });
+});
+
+/** A store that also records every ingestBatch call's items. */
+function recording(s: Store) {
+  const calls: IngestItem[][] = [];
+  const proxy = new Proxy(s, {
+    get(target, key, receiver) {
+      if (key === 'ingestBatch')
+        return (items: IngestItem[], cp: Parameters<Store['ingestBatch']>[1]) => {
+          calls.push([...items]);
+          return target.ingestBatch(items, cp);
+        };
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  return { store: proxy, calls };
+}
+
+const TIME = '2026-11-21T10:00:00.123Z';
+
+describe('pipeline with a stage worker', () => {
+  const opened: { p: Pipeline; s?: Store; dir?: string }[] = [];
+  afterEach(() => {
+    for (const o of opened.splice(0)) {
+      o.p.close();
+      o.s?.close();
+      if (o.dir) rmSync(o.dir, { recursive: true, force: true });
+    }
+  });
+
+  function withWorker(cfg: Config, opts: { url?: URL; own?: boolean } = {}) {
+    let s = store;
+    let d: string | undefined;
+    if (opts.own) {
+      d = mkdtempSync(join(tmpdir(), 'as-pipe-w-'));
+      s = openStore({ dataDir: d, sync: 'normal', keepDeliveredMs: 0 });
+    }
+    const rec = recording(s);
+    const metrics = createMetrics({ defaultMetrics: false });
+    const log = capture();
+    const p = createPipeline(buildPipelineParts(cfg), {
+      store: rec.store,
+      buffer: cfg.buffer,
+      logger: log.logger,
+      metrics,
+      onQueued: () => {},
+      worker: { config: cfg, url: opts.url ?? TS_WORKER },
+    });
+    opened.push({ p, s: opts.own ? s : undefined, dir: d });
+    return { p, metrics, log, calls: rec.calls, store: s };
+  }
+  const ready = (p: Pipeline) =>
+    vi.waitFor(() => expect(p.workerState).toBe('ready'), { timeout: 20_000, interval: 20 });
+  /** Log lines without the fields that differ between any two runs. */
+  const logOf = (lines: Record<string, unknown>[]) =>
+    lines
+      .filter((l) => (l.level as number) >= 30) // debug: the worker's own start-up line
+      .map(({ time: _t, pid: _p, hostname: _h, ...rest }) => rest);
+
+  it('the worker path stores, counts and logs exactly what the in-thread path does', async () => {
+    const cfg = richConfig();
+    const here = withWorker(cfg);
+    const there = withWorker(cfg, { own: true });
+    // The in-thread twin: same config, no worker.
+    here.p.swap(buildPipelineParts(cfg));
+    expect(here.p.workerState).toBe('off');
+    await ready(there.p);
+    const batches = [
+      batchOf(mixedLines(400, 3), { time: TIME, oversized: 2 }),
+      batchOf(mixedLines(1000, 4), { offset: 1_000_000, time: TIME }),
+      batchOf(mixedLines(30, 5), { offset: 3_000_000, time: TIME }),
+      batchOf(mixedLines(700, 6), { offset: 4_000_000, time: TIME }),
+    ];
+    for (const b of batches) {
+      await here.p.handler(b);
+      await there.p.handler(b);
+    }
+    expect(there.p.stats.offloaded).toBeGreaterThan(0);
+    expect(here.p.stats.offloaded).toBe(0);
+    expect(there.p.workerState).toBe('ready');
+    // One ingestBatch per batch, byte-identical items, in record order.
+    expect(there.calls).toHaveLength(batches.length);
+    expect(JSON.stringify(there.calls)).toBe(JSON.stringify(here.calls));
+    const bodies = there.calls.flat().map((i) => i.body);
+    expect(bodies.some((b) => b.includes('"action":"non_audit"'))).toBe(true);
+    expect(bodies.some((b) => b.includes('"action":"malformed"'))).toBe(true);
+    expect(bodies.some((b) => b.includes('hmac:v1:'))).toBe(true);
+    expect(bodies.join('\n')).not.toContain('example.com');
+    const { offloaded: _a, ...hereStats } = here.p.stats;
+    const { offloaded: _b, ...thereStats } = there.p.stats;
+    expect(thereStats).toEqual(hereStats);
+    const text = async (m: typeof here.metrics) =>
+      (await m.registry.metrics()).replace(/^auditshipper_buffer_bytes .*$/m, '');
+    expect(await text(there.metrics)).toBe(await text(here.metrics));
+    expect(logOf(there.log.lines)).toEqual(logOf(here.log.lines));
+    expect(there.log.lines.some((l) => l.msg === 'malformed record skipped')).toBe(true);
+  });
+
+  it('keeps small batches on the main thread', async () => {
+    const { p } = withWorker(richConfig());
+    await ready(p);
+    await p.handler(batchOf(mixedLines(63, 9), { time: TIME }));
+    expect(p.stats.offloaded).toBe(0);
+    await p.handler(batchOf(mixedLines(64, 9), { offset: 100_000, time: TIME }));
+    expect(p.stats.offloaded).toBeGreaterThan(0);
+  });
+
+  it('a batch handed over after swap is processed with the new config', async () => {
+    const { p, calls } = withWorker(richConfig());
+    await ready(p);
+    const next = richConfig({ routes: [{ name: 'only', to: ['logs'] }] });
+    p.swap(buildPipelineParts(next), next);
+    const lines = Array.from({ length: 200 }, (_, i) => audit(i + 1));
+    await p.handler(batchOf(lines, { time: TIME }));
+    expect(p.stats.offloaded).toBeGreaterThan(0);
+    expect(calls[0]).toHaveLength(200);
+    expect(calls[0]!.every((i) => i.sinks.length === 1 && i.sinks[0] === 'logs')).toBe(true);
+  });
+
+  it('swap without a config stops the worker: it could not follow', async () => {
+    const { p } = withWorker(richConfig());
+    await ready(p);
+    p.swap(buildPipelineParts(richConfig()));
+    expect(p.workerState).toBe('off');
+    await p.handler(batchOf(mixedLines(200, 2), { time: TIME }));
+    expect(p.stats.offloaded).toBe(0);
+  });
+
+  for (const mode of ['exit', 'throw', 'fail'] as const) {
+    it(`a worker that ${mode === 'fail' ? 'fails a slice' : 'dies'} mid-batch loses nothing and is not used again`, async () => {
+      const { p, log, calls } = withWorker(richConfig(), {
+        url: new URL(`./pipeline/fake-workers/${mode}.js`, import.meta.url),
+      });
+      await ready(p);
+      const lines = Array.from({ length: 300 }, (_, i) => audit(i + 1));
+      await p.handler(batchOf(lines));
+      expect(p.workerState).toBe('failed');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toHaveLength(300);
+      expect(p.stats).toMatchObject({ audit: 300, inserted: 300, offloaded: 0 });
+      expect(store.queueDepth('a')).toBe(300);
+      await p.handler(
+        batchOf(
+          lines.map((_, i) => audit(1000 + i)),
+          { offset: 1_000_000 },
+        ),
+      );
+      expect(store.queueDepth('a')).toBe(600);
+      const errors = log.errors();
+      expect(errors).toHaveLength(1);
+      expect(JSON.stringify(errors)).not.toContain('secret-cookie');
+    });
+  }
+
+  it('a worker that never starts changes nothing', async () => {
+    const { p, log } = withWorker(richConfig(), {
+      url: new URL('./pipeline/no-such-worker.js', import.meta.url),
+    });
+    await p.handler(batchOf(mixedLines(200, 1), { time: TIME }));
+    await vi.waitFor(() => expect(p.workerState).toBe('failed'));
+    await p.handler(batchOf(mixedLines(200, 2), { offset: 1_000_000, time: TIME }));
+    expect(p.stats.offloaded).toBe(0);
+    expect(p.stats.audit).toBeGreaterThan(0);
+    expect(log.errors()).toHaveLength(1);
+  });
+
+  it('close() stops the worker; a batch in flight still commits', async () => {
+    const { p, calls, log } = withWorker(richConfig());
+    await ready(p);
+    const lines = Array.from({ length: 500 }, (_, i) => audit(i + 1));
+    const inFlight = p.handler(batchOf(lines));
+    p.close();
+    await inFlight;
+    expect(p.workerState).toBe('off');
+    expect(calls[0]).toHaveLength(500);
+    await p.handler(
+      batchOf(
+        lines.map((_, i) => audit(1000 + i)),
+        { offset: 1_000_000 },
+      ),
+    );
+    expect(calls[1]).toHaveLength(500);
+    expect(log.errors()).toHaveLength(0);
   });
 });

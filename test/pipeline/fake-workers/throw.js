@@ -1,0 +1,3 @@
+import { misbehave } from './misbehave.js';
+
+misbehave('throw');

@@ -10,8 +10,8 @@
  * `buffer.max_bytes` (when_full: block) — so a source stops reading and the log file stays
  * the upstream buffer. Memory stays flat: at most one batch per file is in flight.
  *
- * Threading: with a stage worker (`deps.worker`; the daemon starts one when the machine has
- * more than one core, `AUDITSHIPPER_WORKERS=0|1` forces it off or on) a batch of at least
+ * Threading: with a stage worker (`deps.worker`; the daemon starts one only when
+ * `AUDITSHIPPER_WORKERS=1`, see wantStageWorker for why it is opt-in) a batch of at least
  * MIN_SPLIT_RECORDS records is split: its first records go to the worker
  * (src/pipeline/worker.ts) while the main thread processes the rest, then the two results are
  * concatenated in record order and committed in ONE ingestBatch call, exactly as without a

@@ -125,14 +125,21 @@ interface Runner {
   figures: Omit<StageFigures, 'parseMs' | 'redactMs' | 'canonicalMs' | 'eventIdMs'>;
 }
 
+/** The parser and the default redaction plan the pipeline uses, from one build. */
+function compileStages(impl: Impl) {
+  return {
+    parseRecord: impl.parse.compileParser({
+      profile: 'auto',
+      profiles: {},
+      host: 'bench-host',
+      source: 'retool',
+    }),
+    plan: impl.redact.compileRedaction(impl.redact.defaultRedactionConfig()),
+  };
+}
+
 function runner(impl: Impl): Runner {
-  const parseRecord = impl.parse.compileParser({
-    profile: 'auto',
-    profiles: {},
-    host: 'bench-host',
-    source: 'retool',
-  });
-  const plan = impl.redact.compileRedaction(impl.redact.defaultRedactionConfig());
+  const { parseRecord, plan } = compileStages(impl);
   const { canonicalJson, eventId } = impl.canonical;
   const figures: Runner['figures'] = {
     audit: 0,
@@ -243,13 +250,7 @@ const impls = [await load(undefined)];
 if (values.impl !== undefined) impls.unshift(await load(values.impl));
 /** Every line's outcome through parse → redact → canonical, for comparing implementations. */
 function outputs(impl: Impl): string[] {
-  const parseRecord = impl.parse.compileParser({
-    profile: 'auto',
-    profiles: {},
-    host: 'bench-host',
-    source: 'retool',
-  });
-  const plan = impl.redact.compileRedaction(impl.redact.defaultRedactionConfig());
+  const { parseRecord, plan } = compileStages(impl);
   return records.map((r) => {
     const res = parseRecord(r, ctx);
     if (res.kind !== 'audit') return JSON.stringify(res);

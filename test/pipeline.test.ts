@@ -40,34 +40,9 @@ const audit = (id: number, action = 'QUERY_RUN') =>
     metadata: { headers: { Cookie: 'sid=secret-cookie' } },
   });
 
+/** A file-source batch of `lines` starting at byte `offset0`. */
 function batch(lines: string[], offset0 = 0): SourceBatch {
-  let offset = offset0;
-  const records = lines.map((text) => {
-    const r = { text, offset };
-    offset += Buffer.byteLength(text) + 1;
-    return r;
-  });
-  return {
-    source: 'app',
-    file: '/x/a.log',
-    streamId: 'stream-1',
-    records,
-    checkpoint: {
-      source: 'app',
-      fileId: 'f',
-      path: '/x/a.log',
-      dev: 1,
-      ino: 1,
-      offset,
-      headHash: 'h',
-      headLen: 1,
-      tailHash: 't',
-      updatedAt: 0,
-    },
-    bytesRead: offset - offset0,
-    linesRead: lines.length,
-    oversized: 0,
-  };
+  return batchOf(lines, { offset: offset0 });
 }
 
 function pipeline(cfg: Config, queued: string[] = []) {

@@ -166,6 +166,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
       throw err;
     }
   };
+  handler.prepare = (batch) => pipe.handler.prepare?.(batch);
 
   const startSource = async (name: string, sc: SourceConfig): Promise<SourceRuntime> => {
     const source = buildSource(name, sc, { store, logger: log, stdin: opts.stdin });

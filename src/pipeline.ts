@@ -8,17 +8,21 @@
  * once per batch, then commits. The handler resolves only after the batch and its checkpoint
  * are committed, and it does not start committing while the buffer is over
  * `buffer.max_bytes` (when_full: block) — so a source stops reading and the log file stays
- * the upstream buffer. Memory stays flat: at most one batch per file is in flight.
+ * the upstream buffer. Memory stays flat: at most one batch per file is in the pipeline and
+ * one more read ahead (the file source reads and frames the next batch meanwhile).
  *
  * Threading: with a stage worker (`deps.worker`; the daemon starts one only when
  * `AUDITSHIPPER_WORKERS=1`, see wantStageWorker for why it is opt-in) a batch of at least
  * MIN_SPLIT_RECORDS records is split: its first records go to the worker
  * (src/pipeline/worker.ts) while the main thread processes the rest, then the two results are
  * concatenated in record order and committed in ONE ingestBatch call, exactly as without a
- * worker. There is no read-ahead, so splitting each batch is how the second core helps; the
- * share is steered per batch (src/pipeline/split.ts) so both sides finish together. The worker
+ * worker. The share is steered per batch (src/pipeline/split.ts) so both sides finish
+ * together. A batch the source read ahead is announced (`handler.prepare`) before it is
+ * handed over: its worker share starts then, while the main thread still commits the batch
+ * before it, and the rest is processed here when it is handed over. The worker
  * builds its parts from the same Config with the same builder, so its output is byte-identical;
- * swap() sends it the new config, and a slice handed over after swap uses the new parts. If
+ * swap() sends it the new config, and a slice handed over after swap uses the new parts (a
+ * batch prepared before the swap keeps the config its processing started with). If
  * the worker fails to start, throws, or exits, the error is logged once, the slice in flight is
  * processed here instead (nothing is lost, the batch still commits once) and every later batch
  * stays on the main thread. Small batches never leave the main thread.
@@ -171,29 +175,51 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     }
   };
 
+  /** A worker slice already under way for a batch: its first `k` records. */
+  interface Started {
+    k: number;
+    pending: Promise<SliceDone>;
+    parts: PipelineParts;
+  }
+  /** Batches announced by a source reading ahead whose worker slice started early. */
+  const prepared = new WeakMap<SourceBatch, Started>();
+
+  /** Send the worker its share of a batch (the first records); undefined: keep it here. */
+  const startSlice = (batch: SourceBatch): Started | undefined => {
+    const w = worker?.usable ? worker : null;
+    if (!w) return undefined;
+    const k = splitter.workerShare(batch.records.length, w.pendingRecords);
+    if (k === 0) return undefined;
+    const pending = w.run(sliceOf(batch, 0, k));
+    pending.catch(() => undefined); // handled in process(), or never needed (source stopped)
+    return { k, pending, parts };
+  };
+
+  /**
+   * A source read `batch` ahead and will hand it over once the batch before it commits: start
+   * the worker's share now, so the worker works while the main thread commits and reads on.
+   */
+  const prepare = (batch: SourceBatch): void => {
+    if (prepared.has(batch)) return;
+    const started = startSlice(batch);
+    if (started) prepared.set(batch, started);
+  };
+
   /**
    * The stages for one batch: in this thread, or split with the worker. Either way the
    * result is what one in-thread pass over the whole batch gives.
    */
   const process = async (batch: SourceBatch): Promise<StageResult> => {
-    // Parts are taken once per batch: a swap() during the await below does not mix configs
-    // within a batch (the worker got this slice before any later config message).
-    const p = parts;
     const n = batch.records.length;
-    const w = worker?.usable ? worker : null;
-    const k = w ? splitter.workerShare(n, w.pendingRecords) : 0;
-    if (!w || k === 0) return processRecords(p, sliceOf(batch, 0, n));
-
-    const theirs = sliceOf(batch, 0, k);
-    const pending: Promise<SliceDone> = w.run(theirs);
-    let mine: StageResult;
+    let started = prepared.get(batch);
+    if (started) prepared.delete(batch);
+    else started = startSlice(batch);
+    // Parts are taken once per batch (when its worker slice was sent): a swap() meanwhile
+    // does not mix configs within a batch (the worker got the slice before any later config).
+    if (!started) return processRecords(parts, sliceOf(batch, 0, n));
+    const { k, pending, parts: p } = started;
     const t0 = performance.now();
-    try {
-      mine = processRecords(p, sliceOf(batch, k, n));
-    } catch (err) {
-      pending.catch(() => undefined);
-      throw err;
-    }
+    const mine = processRecords(p, sliceOf(batch, k, n));
     const mainMs = performance.now() - t0;
     const elu0 = performance.eventLoopUtilization();
     let done: SliceDone;
@@ -202,9 +228,9 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     } catch (err) {
       // The worker did not deliver: do its slice here. If the stages throw here too the
       // batch fails as it would have without a worker (the source retries it).
-      const result = processRecords(p, theirs);
+      const result = processRecords(p, sliceOf(batch, 0, k));
       if (err instanceof StageWorkerError && err.kind === 'slice')
-        w.disable('it failed on a slice the main thread processed');
+        worker?.disable('it failed on a slice the main thread processed');
       return concatResults([result, mine]);
     }
     const handled = now();
@@ -258,7 +284,7 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     }
   };
 
-  const handler: BatchHandler = async (batch) => {
+  const handler: BatchHandler = async (batch: SourceBatch) => {
     metrics.linesRead.inc({ source: batch.source }, batch.linesRead);
     metrics.bytesRead.inc({ source: batch.source }, batch.bytesRead);
     const result = await process(batch);
@@ -288,6 +314,8 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     metrics.bufferBytes.set(store.bytesUsed());
     if (sinks.size > 0) deps.onQueued(sinks);
   };
+
+  handler.prepare = prepare;
 
   return {
     handler,

@@ -285,6 +285,46 @@ describe('pipeline with a stage worker', () => {
     expect(calls[0]!.every((i) => i.sinks.length === 1 && i.sinks[0] === 'logs')).toBe(true);
   });
 
+  it('a batch prepared ahead (source read-ahead) is started then, and stores what the in-thread path does', async () => {
+    const cfg = richConfig();
+    const here = withWorker(cfg);
+    here.p.swap(buildPipelineParts(cfg));
+    const there = withWorker(cfg, { own: true });
+    await ready(there.p);
+    const batches = [
+      batchOf(mixedLines(800, 3), { time: TIME }),
+      batchOf(mixedLines(600, 4), { offset: 1_000_000, time: TIME }),
+    ];
+    for (const b of batches) there.p.handler.prepare!(b);
+    // Started at prepare: a config swapped in before the hand-over does not apply to them
+    // (as with any batch whose processing had begun), so the routes stay the old ones.
+    const next = richConfig({ routes: [{ name: 'only', to: ['logs'] }] });
+    there.p.swap(buildPipelineParts(next), next);
+    for (const b of batches) {
+      await here.p.handler(b);
+      await there.p.handler(b);
+    }
+    expect(there.p.stats.offloaded).toBeGreaterThan(0);
+    expect(JSON.stringify(there.calls)).toBe(JSON.stringify(here.calls));
+    // The next batch, not prepared, follows the new config.
+    await there.p.handler(batchOf([audit(1)], { offset: 5_000_000, time: TIME }));
+    expect(there.calls[2]![0]!.sinks).toEqual(['logs']);
+  });
+
+  it('a prepared batch whose worker slice fails is processed here, once', async () => {
+    const { p, calls } = withWorker(richConfig(), {
+      url: new URL('./pipeline/fake-workers/fail.js', import.meta.url),
+    });
+    await ready(p);
+    const b = batchOf(Array.from({ length: 300 }, (_, i) => audit(i + 1)));
+    p.handler.prepare!(b);
+    await p.handler(b);
+    expect(p.workerState).toBe('failed');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(300);
+    expect(p.stats).toMatchObject({ audit: 300, inserted: 300, offloaded: 0 });
+  });
+
   it('swap without a config stops the worker: it could not follow', async () => {
     const { p } = withWorker(richConfig());
     await ready(p);

@@ -1,9 +1,9 @@
 /**
  * How much of a large batch the stage worker gets.
  *
- * There is no read-ahead (a batch commits before its file is read further), so each batch is
- * split: the worker takes the first `k` records while the main thread processes the rest, and
- * the batch is ready when both are done. Equal shares are rarely right: the main thread also
+ * Each large batch is split: the worker takes the first `k` records while the main thread
+ * processes the rest, and the batch is ready when both are done (for a batch the file source
+ * read ahead, the worker's share starts before the batch is handed over; see pipeline.ts). Equal shares are rarely right: the main thread also
  * reads, frames, commits and runs the sinks (SQLite leases, NDJSON, HTTP), and that work can
  * run while it waits for the worker. So the split is steered by what happened, not by a model
  * of costs alone:

@@ -53,8 +53,18 @@ export interface SourceBatch {
   oversized: number;
 }
 
-/** Resolves once the batch (records + checkpoint) is committed, or dropped by policy. */
-export type BatchHandler = (batch: SourceBatch) => Promise<void>;
+/**
+ * Resolves once the batch (records + checkpoint) is committed, or dropped by policy.
+ *
+ * `prepare` (optional): a source that has read a batch ahead, and will hand it over once the
+ * batch before it is stored, may announce it so the handler can start work that does not
+ * depend on the commit order (the pipeline's stages, in a worker thread). It is a hint: the
+ * batch is still handed over later, in order, and a batch announced but never handed over
+ * (the source stopped) is simply forgotten.
+ */
+export type BatchHandler = ((batch: SourceBatch) => Promise<void>) & {
+  prepare?(batch: SourceBatch): void;
+};
 
 export interface Source {
   readonly name: string;

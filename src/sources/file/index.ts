@@ -73,8 +73,9 @@ export interface FileSource extends Source {
 const READ_BYTES = 256 * 1024;
 const POOL_KEEP = 4;
 /**
- * Files that may hold a pending batch at once. Bounds memory by this many batches
- * (plus read buffers), however many files a DaemonSet tails.
+ * Files that may hold a pending batch at once. Bounds memory by twice this many batches
+ * (one in the pipeline and one read ahead per file, plus read buffers), however many files
+ * a DaemonSet tails.
  */
 const ACTIVE_FILES = 8;
 /** Batch bounds (lines, bytes consumed). */
@@ -120,6 +121,11 @@ interface Tracked {
   missingSince: number | undefined;
   /** Announce a start position without data (read_from end / ignore_older). */
   announce: boolean;
+  /**
+   * The batch handed to the pipeline and not yet stored (read-ahead: the next one is read
+   * and framed meanwhile). Resolves false when the source stopped first.
+   */
+  inFlight: Promise<boolean> | undefined;
   /** Holds one of the ACTIVE_FILES permits (while reading and holding a batch). */
   permit: boolean;
   /** Wake-up plumbing: a signal while not waiting is remembered in `dirty`. */
@@ -288,13 +294,35 @@ export function createFileSource(
     };
   }
 
+  /** Wait for the batch in flight (if any) to be stored; false when the source stopped. */
+  async function settle(f: Tracked): Promise<boolean> {
+    const p = f.inFlight;
+    if (!p) return true;
+    const ok = await p;
+    if (f.inFlight === p) f.inFlight = undefined;
+    return ok;
+  }
+
   /**
-   * Hand the pending batch over and wait for it to be stored. The checkpoint never
-   * passes a pending partial's first piece (framer.pendingFrom), so a crash never
-   * loses a CRI/Docker partial run. Returns false when the source stopped first.
+   * Hand the pending batch over. The checkpoint never passes a pending partial's first
+   * piece (framer.pendingFrom), so a crash never loses a CRI/Docker partial run.
+   *
+   * Read-ahead: with `wait` false this returns once the batch is handed over, so the
+   * file is read and framed further while the pipeline processes and commits it (with a
+   * stage worker, that is the overlap that lets the second core help). At most one batch
+   * per file is in the pipeline: handing over the next one first waits for it, so the
+   * handler sees a file's batches one at a time and in order, and a batch that fails is
+   * retried (deliver) before any later one is handed over — checkpoints stay monotonic.
+   * With `wait` (the default) it also waits for this batch to be stored. Returns false
+   * when the source stopped first.
    */
-  async function handOff(f: Tracked, force: boolean, retired = false): Promise<boolean> {
-    if (!force && f.lines === 0 && f.records.length === 0) return true;
+  async function handOff(
+    f: Tracked,
+    force: boolean,
+    retired = false,
+    wait = true,
+  ): Promise<boolean> {
+    if (!force && f.lines === 0 && f.records.length === 0) return wait ? settle(f) : true;
     const pend = f.framer.pendingFrom();
     const offset = pend === undefined ? f.consumedTo : Math.min(f.consumedTo, pend);
     const checkpoint = await checkpointAt(f, offset, retired);
@@ -312,12 +340,16 @@ export function createFileSource(
     f.lines = 0;
     f.oversized = 0;
     f.batchFrom = f.consumedTo;
-    const ok = await deliver(handler!, batch, { signal: abort.signal, logger });
-    if (ok) {
-      f.committed = offset;
-      f.lastCheckpoint = checkpoint;
-    }
-    return ok;
+    if (f.inFlight) handler!.prepare?.(batch); // its stages can start while the last one commits
+    if (!(await settle(f))) return false;
+    f.inFlight = deliver(handler!, batch, { signal: abort.signal, logger }).then((ok) => {
+      if (ok) {
+        f.committed = offset;
+        f.lastCheckpoint = checkpoint;
+      }
+      return ok;
+    });
+    return wait ? settle(f) : true;
   }
 
   /**
@@ -365,10 +397,10 @@ export function createFileSource(
       if (stopping) return; // not handed over = not committed = read again after restart
       takeLine(f, line, false);
       if (f.lines >= BATCH_LINES || f.consumedTo - f.batchFrom >= BATCH_BYTES)
-        await handOff(f, false);
+        if (!(await handOff(f, false, false, false))) return;
     }
     // Nothing held: let another file have its turn (fairness under a busy file).
-    if (f.lines === 0 && f.records.length === 0) release(f);
+    if (f.lines === 0 && f.records.length === 0 && !f.inFlight) release(f);
   }
 
   function rememberTail(f: Tracked, chunk: Buffer): void {
@@ -453,6 +485,7 @@ export function createFileSource(
         await waitWake(f);
       } catch (err) {
         warnOnce('error while reading file; retrying', f.path, err);
+        await settle(f);
         release(f);
         try {
           await sleep(cfg.rescan_interval, undefined, { signal: abort.signal });
@@ -461,6 +494,9 @@ export function createFileSource(
         }
       }
     }
+    // Stopping (or the reader gave up): the batch handed over last is stored or abandoned
+    // before the pump ends, so stop() returns only when nothing of this file is in flight.
+    await settle(f);
   }
 
   /** Rotated or deleted, drained and quiet: flush and close (tailing.md §6.3, §6.8). */
@@ -558,6 +594,7 @@ export function createFileSource(
         lastData: t,
         missingSince: undefined,
         announce,
+        inFlight: undefined,
         permit: false,
         dirty: false,
         wake: undefined,

@@ -23,7 +23,8 @@
  *   BENCH_STALL_SECONDS=60        give up when nothing new arrives for this long
  *   BENCH_CLI=<dist/cli/main.js>  the agent build to run
  *   BENCH_SYSLOG_NG=<path>        the syslog-ng binary (default: /usr/sbin/syslog-ng)
- *   BENCH_SYSLOG_NG_WORKERS=1     http() workers for the peer
+ *   BENCH_HTTP_CONCURRENCY=1      requests in flight: the agent's request.concurrency and the
+ *                                 peer's http() workers (BENCH_SYSLOG_NG_WORKERS overrides)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ import { syslogNg, syslogNgVersion } from './peers/syslog-ng.js';
 import { killChildren } from './proc.js';
 import { formatProfile, readProfile, summariseProfile } from './profile.js';
 import { steady, throughput, workdir, type ScenarioResult } from './scenarios.js';
-import { auditshipper, ROOT, type Shipper } from './shipper.js';
+import { createAuditshipper, ROOT, type Shipper } from './shipper.js';
 import { writeWorkloadFile } from './workload.js';
 
 /** Removed on an interrupted run too. */
@@ -227,8 +228,12 @@ async function main(): Promise<number> {
   }
   const shippers: Shipper[] = [];
   const skipped: string[] = [];
+  const concurrency = Math.max(1, Math.floor(envNumber('BENCH_HTTP_CONCURRENCY', 1)));
+  const auditshipper = createAuditshipper({ concurrency });
   if (values.peers) {
-    const peer = syslogNg({ workers: Math.floor(envNumber('BENCH_SYSLOG_NG_WORKERS', 1)) });
+    const peer = syslogNg({
+      workers: Math.floor(envNumber('BENCH_SYSLOG_NG_WORKERS', concurrency)),
+    });
     const why = peer.unavailable();
     if (why) {
       skipped.push(`syslog-ng skipped: ${why}`);

@@ -185,10 +185,13 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
   const prepared = new WeakMap<SourceBatch, Started>();
 
   /** Send the worker its share of a batch (the first records); undefined: keep it here. */
-  const startSlice = (batch: SourceBatch): Started | undefined => {
+  const startSlice = (batch: SourceBatch, ahead: boolean): Started | undefined => {
     const w = worker?.usable ? worker : null;
     if (!w) return undefined;
-    const k = splitter.workerShare(batch.records.length, w.pendingRecords);
+    const n = batch.records.length;
+    const k = ahead
+      ? splitter.aheadShare(n, w.pendingRecords)
+      : splitter.workerShare(n, w.pendingRecords);
     if (k === 0) return undefined;
     const pending = w.run(sliceOf(batch, 0, k));
     pending.catch(() => undefined); // handled in process(), or never needed (source stopped)
@@ -201,7 +204,7 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
    */
   const prepare = (batch: SourceBatch): void => {
     if (prepared.has(batch)) return;
-    const started = startSlice(batch);
+    const started = startSlice(batch, true);
     if (started) prepared.set(batch, started);
   };
 
@@ -212,8 +215,9 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
   const process = async (batch: SourceBatch): Promise<StageResult> => {
     const n = batch.records.length;
     let started = prepared.get(batch);
+    const ahead = started !== undefined;
     if (started) prepared.delete(batch);
-    else started = startSlice(batch);
+    else started = startSlice(batch, false);
     // Parts are taken once per batch (when its worker slice was sent): a swap() meanwhile
     // does not mix configs within a batch (the worker got the slice before any later config).
     if (!started) return processRecords(parts, sliceOf(batch, 0, n));
@@ -235,14 +239,15 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     }
     const handled = now();
     stats.offloaded += k;
-    splitter.observe({
-      n,
-      k,
-      mainMs,
-      workerMs: done.ms,
-      idleMs: performance.eventLoopUtilization(elu0).idle,
-      lateMs: handled - done.doneAt,
-    });
+    if (!ahead)
+      splitter.observe({
+        n,
+        k,
+        mainMs,
+        workerMs: done.ms,
+        idleMs: performance.eventLoopUtilization(elu0).idle,
+        lateMs: handled - done.doneAt,
+      });
     return concatResults([done.result, mine]);
   };
 

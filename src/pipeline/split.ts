@@ -64,17 +64,47 @@ export interface Splitter {
   observe(o: SplitObservation): void;
   /** The current target share of the worker, 0..1. */
   readonly fraction: number;
+  /**
+   * Records of a batch read ahead (see pipeline.ts: its worker share starts before the batch
+   * is handed over) to hand the worker. `queued`: records of earlier slices the worker has
+   * not answered yet. Steered by that backlog alone, not by `observe`: see aheadFraction.
+   */
+  aheadShare(n: number, queued: number): number;
+  /**
+   * The worker's share of read-ahead batches. When a read-ahead batch is ready the batch
+   * before it is being committed, so its worker slice should be done: if the worker still
+   * has records queued it is the slower side and the share goes down by AHEAD_STEP; if it
+   * has none it sat idle and the share goes up. The share hovers where the worker just keeps
+   * up. (The finish-together rule of `fraction` does not fit here: the main thread's wait
+   * for a slice started a batch earlier says little about how busy the worker is.)
+   */
+  readonly aheadFraction: number;
 }
+
+/** First share of the worker for read-ahead batches: most of the stages (measured best). */
+const AHEAD_START = 0.85;
+const AHEAD_MIN = 0.5;
+const AHEAD_STEP = 0.02;
 
 export function createSplitter(initialFraction = 0.5): Splitter {
   let f = Math.min(F_MAX, Math.max(F_MIN, initialFraction));
   let costMain = 0;
   let costWorker = 0;
   let handOver = 0;
+  let ahead = AHEAD_START;
   const ewma = (prev: number, x: number) => (prev === 0 ? x : prev + ALPHA * (x - prev));
   return {
     get fraction() {
       return f;
+    },
+    get aheadFraction() {
+      return ahead;
+    },
+    aheadShare(n, queued) {
+      if (n < MIN_SPLIT_RECORDS) return 0;
+      ahead = Math.min(1, Math.max(AHEAD_MIN, ahead + (queued > 0 ? -AHEAD_STEP : AHEAD_STEP)));
+      const k = Math.round(ahead * n);
+      return k >= MIN_WORKER_SLICE ? k : 0;
     },
     workerShare(n, queued = 0) {
       if (n < MIN_SPLIT_RECORDS) return 0;

@@ -101,4 +101,42 @@ describe('splitter', () => {
     expect(s.fraction).toBe(0.5);
     expect(s.workerShare(1000)).toBe(500);
   });
+
+  describe('read-ahead batches', () => {
+    /**
+     * Steady pipeline model: while the worker runs its k records of a batch (k·cw ms) the main
+     * thread does its n − k records and `other` ms of reading and committing. When the next
+     * batch is ready, the worker still has records queued exactly when it was the slower side.
+     */
+    function aheadConverge(cm: number, cw: number, other: number, n = 1000) {
+      const s = createSplitter();
+      let queued = 0;
+      const seen: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const k = s.aheadShare(n, queued);
+        queued = k * cw > (n - k) * cm + other ? k : 0;
+        if (i >= 150) seen.push(s.aheadFraction);
+      }
+      return seen;
+    }
+
+    it('starts with most of the batch on the worker', () => {
+      const s = createSplitter();
+      expect(s.aheadShare(1000, 0)).toBeGreaterThan(800);
+      expect(s.aheadShare(MIN_SPLIT_RECORDS - 1, 0)).toBe(0);
+    });
+
+    it('settles where the worker just keeps up', () => {
+      // Balance: 0.02·k = 15 + 0.02·(1000 − k)  →  k = 875.
+      for (const f of aheadConverge(0.02, 0.02, 15)) expect(Math.abs(f - 0.875)).toBeLessThan(0.03);
+    });
+
+    it('gives the worker everything when the main thread has more other work', () => {
+      for (const f of aheadConverge(0.02, 0.02, 40)) expect(f).toBeGreaterThan(0.97);
+    });
+
+    it('never gives the worker less than half, however slow it is', () => {
+      for (const f of aheadConverge(0.01, 1, 0)) expect(f).toBeCloseTo(0.5, 5);
+    });
+  });
 });

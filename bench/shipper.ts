@@ -145,6 +145,9 @@ routes_default: [receiver]
 `;
 }
 
+/** Node flags of every shipped way to run the agent (package.json start, Dockerfile, systemd). */
+export const AGENT_NODE_ARGS = '--max-old-space-size=256';
+
 /** The agent as the bench runs it; `concurrency`: the http sink's requests in flight. */
 export const createAuditshipper = (
   tuning: { concurrency: number } = { concurrency: 1 },
@@ -158,8 +161,9 @@ export const createAuditshipper = (
     writeFileSync(config, auditshipperConfig({ ...o, apiPort, ...tuning }));
     const logFile = join(o.workDir, 'auditshipper.log');
     const nodeArgs = [
-      // Extra Node/V8 flags for the agent only (BENCH_AGENT_NODE_ARGS), e.g. heap limits.
-      ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+      // The agent runs as deployed (npm start, Dockerfile, systemd unit: the same V8 heap
+      // bound); BENCH_AGENT_NODE_ARGS replaces these flags.
+      ...(process.env.BENCH_AGENT_NODE_ARGS ?? AGENT_NODE_ARGS).split(/\s+/).filter(Boolean),
       ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []),
     ];
     const startedAt = Date.now();

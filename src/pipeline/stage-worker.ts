@@ -39,6 +39,9 @@ export interface SliceDone {
   doneAt: number;
 }
 
+/** V8 old-space limit of the stage worker. */
+const WORKER_OLD_SPACE_MB = 96;
+
 export type StageWorkerState = 'starting' | 'ready' | 'failed' | 'closed';
 
 export interface StageWorker {
@@ -146,6 +149,10 @@ export function startStageWorker(opts: StageWorkerOptions): StageWorker {
     const init: WorkerInit = { config: opts.config, gen };
     worker = new Worker(opts.url ?? new URL('./worker.js', import.meta.url), {
       workerData: init,
+      // The worker holds the parts and one or two slices (a few MiB live): a bounded heap
+      // keeps its RSS small. Running out is contained like any worker failure: logged once,
+      // and the main thread processes the slice and everything after.
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB },
     });
   } catch (err) {
     stop('failed', `cannot start: ${errorKind(err)}`);

@@ -66,7 +66,7 @@ function parseEnvFile(text: string): Record<string, string> {
 const unitEnv = Object.fromEntries(
   all('Environment')
     .flatMap((v) => v.split(/\s+/))
-    .map((kv) => kv.split('=', 2) as [string, string]),
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const),
 );
 const exampleEnv = parseEnvFile(ENV_EXAMPLE);
 const { config } = loadConfigFromText(CONFIG_TEXT, 'deploy/systemd/auditshipper.yaml', {

@@ -244,6 +244,7 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
         ready,
         beforeScrape: () => {
           metrics.bufferBytes.set(store.bytesUsed());
+          metrics.workerUp.set(pipe.workerState === 'ready' ? 1 : 0);
           const t = Date.now();
           for (const q of store.queueStats()) {
             metrics.queueDepth.set({ sink: q.sink }, q.depth);

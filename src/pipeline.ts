@@ -239,6 +239,7 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     }
     const handled = now();
     stats.offloaded += k;
+    metrics.offloaded.inc(k);
     if (!ahead)
       splitter.observe({
         n,

@@ -258,8 +258,13 @@ describe('pipeline with a stage worker', () => {
     const { offloaded: _b, ...thereStats } = there.p.stats;
     expect(thereStats).toEqual(hereStats);
     const text = async (m: typeof here.metrics) =>
-      (await m.registry.metrics()).replace(/^auditshipper_buffer_bytes .*$/m, '');
+      (await m.registry.metrics())
+        .replace(/^auditshipper_buffer_bytes .*$/m, '')
+        .replace(/^auditshipper_pipeline_offloaded_records_total .*$/m, '');
     expect(await text(there.metrics)).toBe(await text(here.metrics));
+    expect(await there.metrics.registry.metrics()).toContain(
+      `auditshipper_pipeline_offloaded_records_total ${there.p.stats.offloaded}\n`,
+    );
     expect(logOf(there.log.lines)).toEqual(logOf(here.log.lines));
     expect(there.log.lines.some((l) => l.msg === 'malformed record skipped')).toBe(true);
   });

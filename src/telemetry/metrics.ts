@@ -100,6 +100,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       ['source', 'file'],
     ),
     reloads: counter('auditshipper_config_reloads_total', 'Config reloads by result', ['result']),
+    workerUp: gauge(
+      'auditshipper_pipeline_worker_up',
+      '1 while the stage worker thread (AUDITSHIPPER_WORKERS=1) is ready, 0 when off, starting or failed',
+      [],
+    ),
+    offloaded: counter(
+      'auditshipper_pipeline_offloaded_records_total',
+      'Records parsed, redacted and routed in the stage worker thread',
+      [],
+    ),
   };
 }
 

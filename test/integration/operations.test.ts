@@ -18,7 +18,7 @@ import {
 } from '../helpers/agent.js';
 import { metric, parseExposition } from '../helpers/metrics.js';
 import { startGenericReceiver } from '../helpers/receivers/index.js';
-import { retoolAuditLine, rng } from '../helpers/workload.js';
+import { appLogLine, retoolAuditLine, rng } from '../helpers/workload.js';
 
 const apiPort = async (a: Running) => {
   const m = await waitFor(
@@ -122,11 +122,56 @@ describe('operations (integration)', () => {
     expect(metric(s, 'auditshipper_buffer_max_bytes')).toBe(2 * 1024 ** 3);
     expect(metric(s, 'auditshipper_source_lag_bytes', { source: 'app' })).toBe(0);
     expect(metric(s, 'auditshipper_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(metric(s, 'auditshipper_pipeline_worker_up')).toBe(0); // opt-in, off by default
+    expect(metric(s, 'auditshipper_pipeline_offloaded_records_total')).toBe(0);
     expect(metric(s, 'auditshipper_sink_healthy', { sink: 'archive' })).toBe(1);
     expect(metric(s, 'auditshipper_delivered_bytes_total', { sink: 'archive' })).toBeGreaterThan(
       120 * 100,
     );
   }, 60_000);
+
+  it('AUDITSHIPPER_WORKERS=1: a worker thread takes most records; every event arrives once, redacted', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'logs'));
+    const cfg = baseConfig(dir, fileSink(dir, 'archive'), '  - name: all\n    to: [archive]');
+    const a = startCli(['run', '-c', cfg], { env: { AUDITSHIPPER_WORKERS: '1' } });
+    const port = await apiPort(a);
+    const scrape = async () => parseExposition((await get(port, '/metrics')).body);
+    // The worker starts beside the agent; once it is ready, large batches go to it.
+    await waitFor(
+      'worker ready',
+      async () =>
+        metric(await scrape(), 'auditshipper_pipeline_worker_up') === 1 ? true : undefined,
+      30_000,
+    );
+    const r = rng(11);
+    const lines: string[] = [];
+    let audits = 0;
+    for (let i = 0; i < 6000; i++) {
+      if (r() < 0.5) lines.push(retoolAuditLine(++audits, r));
+      else lines.push(appLogLine(i));
+    }
+    writeFileSync(join(dir, 'logs', 'app.log'), lines.join('\n') + '\n');
+    const events = await waitFor(
+      'delivery',
+      () => {
+        const got = readNdjsonTree(join(dir, 'out'));
+        return got.length >= audits ? got : undefined;
+      },
+      60_000,
+    );
+    const s = await scrape();
+    a.child.kill('SIGTERM');
+    await a.exited;
+    expect(events).toHaveLength(audits);
+    expect(new Set(events.map((e) => e.id)).size).toBe(audits);
+    expect(JSON.stringify(events)).not.toContain('Bearer tok-');
+    expect(metric(s, 'auditshipper_pipeline_worker_up')).toBe(1);
+    // 1000-line batches, read ahead: most records are parsed and redacted in the worker.
+    expect(metric(s, 'auditshipper_pipeline_offloaded_records_total')).toBeGreaterThan(3000);
+    expect(metric(s, 'auditshipper_records_total', { outcome: 'audit' })).toBe(audits);
+    expect(a.stderr()).not.toMatch(/"level":50/);
+  }, 90_000);
 
   it('/readyz fails while a sink keeps failing and recovers with it; /healthz stays up', async () => {
     const dir = tempDir();

@@ -146,7 +146,7 @@ routes_default: [receiver]
 }
 
 /** Node flags of every shipped way to run the agent (package.json start, Dockerfile, systemd). */
-export const AGENT_NODE_ARGS = '--max-old-space-size=256';
+export const AGENT_NODE_ARGS = '--max-old-space-size=256 --max-semi-space-size=8';
 
 /** The agent as the bench runs it; `concurrency`: the http sink's requests in flight. */
 export const createAuditshipper = (

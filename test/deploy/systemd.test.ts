@@ -63,9 +63,10 @@ function parseEnvFile(text: string): Record<string, string> {
   return env;
 }
 
+/** Environment= assignments: whitespace-separated, each optionally in double quotes. */
 const unitEnv = Object.fromEntries(
   all('Environment')
-    .flatMap((v) => v.split(/\s+/))
+    .flatMap((v) => [...v.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!))
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const),
 );
 const exampleEnv = parseEnvFile(ENV_EXAMPLE);

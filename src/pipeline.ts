@@ -290,7 +290,7 @@ export function createPipeline(initial: PipelineParts, deps: PipelineDeps): Pipe
     }
   };
 
-  const handler: BatchHandler = async (batch: SourceBatch) => {
+  const handler: BatchHandler = async (batch) => {
     metrics.linesRead.inc({ source: batch.source }, batch.linesRead);
     metrics.bytesRead.inc({ source: batch.source }, batch.bytesRead);
     const result = await process(batch);

@@ -3,9 +3,9 @@
  *
  * Each large batch is split: the worker takes the first `k` records while the main thread
  * processes the rest, and the batch is ready when both are done (for a batch the file source
- * read ahead, the worker's share starts before the batch is handed over; see pipeline.ts). Equal shares are rarely right: the main thread also
- * reads, frames, commits and runs the sinks (SQLite leases, NDJSON, HTTP), and that work can
- * run while it waits for the worker. So the split is steered by what happened, not by a model
+ * read ahead, the worker's share starts before the batch is handed over; see pipeline.ts).
+ * Equal shares are rarely right: the main thread also reads, frames, commits and runs the
+ * sinks (SQLite leases, NDJSON, HTTP), and that work can run while it waits for the worker. So the split is steered by what happened, not by a model
  * of costs alone:
  *
  *  - `idleMs`: the main thread's event loop sat idle waiting for the worker's result → the

@@ -298,6 +298,25 @@ describe('backpressure and stop', () => {
     expect(store.texts()).toEqual(lines('r', 5));
   });
 
+  it('a failed batch is retried before the batch read ahead of it: order kept, nothing lost or duplicated', async () => {
+    await writeFile(p('ra.log'), text(lines('ra', 2500)));
+    const store = fakeStore();
+    let failures = 3;
+    const firstLines: string[] = [];
+    store.before = async (b) => {
+      firstLines.push(b.records[0]!.text);
+      if (b.records[0]!.text === 'ra-0' && failures-- > 0) {
+        await sleep(20); // long enough for the next batch to be read ahead meanwhile
+        throw new Error('disk full');
+      }
+    };
+    await start(store);
+    await waitFor(() => store.order.length === 2500, 'all lines after retries');
+    expect(store.texts()).toEqual(lines('ra', 2500));
+    // The first batch, three failures and its success, then the later batches once each.
+    expect(firstLines).toEqual(['ra-0', 'ra-0', 'ra-0', 'ra-0', 'ra-1000', 'ra-2000']);
+  });
+
   it('reports lag as size minus committed offset', async () => {
     await writeFile(p('lag.log'), 'aaaa\n');
     const store = fakeStore();

@@ -146,31 +146,58 @@ export interface HttpSinkRequest {
 
 /**
  * The request for one batch (uncompressed). The stored canonical JSON is joined as is —
- * no parse, no re-serialisation — except that a body which is not a single line of JSON
- * would break NDJSON framing, so it is checked cheaply and refused (EncodeError).
+ * no parse, no re-serialisation; events leased from the store carry their bytes (`raw`), so
+ * the body is a copy of those, never decoded to a string — except that a body which is not a
+ * single line of JSON would break NDJSON framing, so it is checked cheaply and refused
+ * (EncodeError).
  */
 export function encode(batch: readonly QueuedEvent[], cfg: HttpSinkConfig): HttpSinkRequest {
-  for (const q of batch) {
-    const b = q.body;
-    if (b.length === 0 || b.charCodeAt(0) !== 0x7b /* { */ || b.includes('\n')) {
-      throw new EncodeError(
-        q.id,
-        `event ${JSON.stringify(q.id.slice(0, 128))} is not a one-line JSON object`,
-      );
-    }
-  }
-  const bodies = batch.map((q) => q.body);
-  const text = cfg.encoding === 'json' ? `[${bodies.join(',')}]` : `${bodies.join('\n')}\n`;
+  const json = cfg.encoding === 'json';
   const headers: Record<string, string> = {
     'user-agent': USER_AGENT,
     ...lowerCaseHeaders(cfg.headers),
     ...authHeaders(cfg.auth),
-    'content-type': cfg.encoding === 'json' ? 'application/json' : 'application/x-ndjson',
+    'content-type': json ? 'application/json' : 'application/x-ndjson',
   };
   if (cfg.idempotency_header !== false && batch.length > 0) {
     headers[cfg.idempotency_header.toLowerCase()] = idempotencyKey(batch);
   }
-  return { body: Buffer.from(text, 'utf8'), headers, events: batch.length };
+  return { body: joinBodies(batch, json), headers, events: batch.length };
+}
+
+const notOneLine = (q: QueuedEvent) =>
+  new EncodeError(
+    q.id,
+    `event ${JSON.stringify(q.id.slice(0, 128))} is not a one-line JSON object`,
+  );
+
+/** NDJSON (`{..}\n{..}\n`) or a JSON array (`[{..},{..}]`) of the bodies, as UTF-8. */
+function joinBodies(batch: readonly QueuedEvent[], json: boolean): Buffer {
+  if (batch.every((q) => q.raw !== undefined)) {
+    let total = json ? 2 : 0;
+    for (const q of batch) {
+      const r = q.raw!;
+      if (r.length === 0 || r[0] !== 0x7b /* { */ || r.indexOf(0x0a) !== -1) throw notOneLine(q);
+      total += r.length + 1;
+    }
+    if (json && batch.length > 0) total--;
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    if (json) out[at++] = 0x5b; // [
+    batch.forEach((q, i) => {
+      at += q.raw!.copy(out, at);
+      if (!json) out[at++] = 0x0a;
+      else if (i < batch.length - 1) out[at++] = 0x2c; // ,
+    });
+    if (json) out[at++] = 0x5d; // ]
+    return out;
+  }
+  for (const q of batch) {
+    const b = q.body;
+    if (b.length === 0 || b.charCodeAt(0) !== 0x7b /* { */ || b.includes('\n')) throw notOneLine(q);
+  }
+  const bodies = batch.map((q) => q.body);
+  return Buffer.from(json ? `[${bodies.join(',')}]` : `${bodies.join('\n')}\n`, 'utf8');
 }
 
 function lowerCaseHeaders(h: Record<string, string>): Record<string, string> {

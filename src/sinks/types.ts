@@ -12,7 +12,13 @@ export interface QueuedEvent {
   /** The AuditEvent id. */
   id: string;
   /** Canonical JSON of the redacted AuditEvent. */
-  body: string;
+  readonly body: string;
+  /**
+   * The body's UTF-8 bytes, when the store kept them as bytes: a sink that sends bodies as
+   * they are (NDJSON, a JSON array, a file) copies these instead of encoding `body` again.
+   * Events leased from the store have it (then `body` is decoded only if a sink reads it).
+   */
+  readonly raw?: Buffer;
   /** UTF-8 byte length of body. */
   bytes: number;
   /** Epoch ms the event was ingested. */

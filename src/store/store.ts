@@ -264,10 +264,14 @@ export function openStore(opts: StoreOptions): Store {
       const e = entries[i]!;
       ids[i] = e.id;
       bodies[i] = e.body;
-      lens[i] = e.body.length;
+      lens[i] = Buffer.byteLength(e.body);
     }
-    const body = bodies.join('');
-    const bytes = Buffer.byteLength(body);
+    // Stored as bytes (a BLOB, `lens` in bytes): leases hand sinks slices of it and an NDJSON
+    // request is a copy of those slices, where a TEXT body was decoded, split, joined and
+    // encoded again for every request. Rows written as TEXT (older versions) hold character
+    // lengths and are still read as text (decodeBatch).
+    const body = Buffer.from(bodies.join(''), 'utf8');
+    const bytes = body.length;
     const bseq = Number(
       stmt.insertBatch.run(
         t,
@@ -543,16 +547,10 @@ export function openStore(opts: StoreOptions): Store {
           const min = row.bseq === cursorBatch ? firstIndex : 0;
           for (const i of pendingIndexes(row)) {
             if (i < min) continue;
-            const size = (b.bytes[i] ??= Buffer.byteLength(b.bodies[i]!));
+            const size = sizeOf(b, i);
             // Always take at least one event, even one larger than maxBytes: the sink decides.
             if (out.length > 0 && bytes + size > maxBytes) return out;
-            out.push({
-              seq: row.bseq * SPAN + i,
-              id: b.ids[i]!,
-              body: b.bodies[i]!,
-              bytes: size,
-              ingestedAt: b.ingestedAt,
-            });
+            out.push(leased(b, i, row.bseq * SPAN + i));
             bytes += size;
             if (out.length >= maxEvents) return out;
           }
@@ -672,16 +670,64 @@ interface BatchRow {
   n: number;
   ids: string;
   lens: string;
-  body: string;
+  /** A Buffer for rows written as bytes (lens in bytes), a string for TEXT rows (lens in chars). */
+  body: string | Buffer;
 }
 
-interface DecodedBatch {
+type DecodedBatch = {
   bseq: number;
   ingestedAt: number;
   ids: string[];
-  bodies: string[];
-  /** UTF-8 sizes, computed when first leased. */
-  bytes: (number | undefined)[];
+} & (
+  | {
+      /** The row's body bytes; event i is raw[starts[i], starts[i + 1]). */
+      raw: Buffer;
+      starts: number[];
+    }
+  | {
+      raw: null;
+      bodies: string[];
+      /** UTF-8 sizes, computed when first leased. */
+      bytes: (number | undefined)[];
+    }
+);
+
+/**
+ * A leased event of a byte row: `raw` is a view of the row, `body` is decoded only when a sink
+ * reads it (the HTTP sink's NDJSON and JSON encodings never do).
+ */
+class LeasedEvent implements QueuedEvent {
+  #body: string | undefined;
+  constructor(
+    readonly seq: number,
+    readonly id: string,
+    readonly raw: Buffer,
+    readonly bytes: number,
+    readonly ingestedAt: number,
+  ) {}
+  get body(): string {
+    return (this.#body ??= this.raw.toString('utf8'));
+  }
+}
+
+function sizeOf(b: DecodedBatch, i: number): number {
+  if (b.raw) return b.starts[i + 1]! - b.starts[i]!;
+  return (b.bytes[i] ??= Buffer.byteLength(b.bodies[i]!));
+}
+
+function leased(b: DecodedBatch, i: number, seq: number): QueuedEvent {
+  if (b.raw) {
+    const from = b.starts[i]!;
+    const to = b.starts[i + 1]!;
+    return new LeasedEvent(seq, b.ids[i]!, b.raw.subarray(from, to), to - from, b.ingestedAt);
+  }
+  return {
+    seq,
+    id: b.ids[i]!,
+    body: b.bodies[i]!,
+    bytes: sizeOf(b, i),
+    ingestedAt: b.ingestedAt,
+  };
 }
 
 function pendingIndexes(row: QueueRow): number[] {
@@ -690,18 +736,24 @@ function pendingIndexes(row: QueueRow): number[] {
 }
 
 function decodeBatch(bseq: number, r: BatchRow): DecodedBatch {
-  if (r.n === 1) {
-    return { bseq, ingestedAt: r.ingestedAt, ids: [r.ids], bodies: [r.body], bytes: [] };
+  const ids = r.n === 1 ? [r.ids] : r.ids.split('\n');
+  const lens = r.n === 1 ? null : r.lens.split(',');
+  const head = { bseq, ingestedAt: r.ingestedAt, ids };
+  if (typeof r.body !== 'string') {
+    const starts = new Array<number>(r.n + 1);
+    starts[0] = 0;
+    if (lens === null) starts[1] = r.body.length;
+    else for (let i = 0; i < r.n; i++) starts[i + 1] = starts[i]! + Number(lens[i]);
+    return { ...head, raw: r.body, starts };
   }
-  const ids = r.ids.split('\n');
-  const lens = r.lens.split(',');
+  if (lens === null) return { ...head, raw: null, bodies: [r.body], bytes: [] };
   const bodies = new Array<string>(r.n);
   for (let i = 0, at = 0; i < r.n; i++) {
     const len = Number(lens[i]);
     bodies[i] = r.body.slice(at, at + len);
     at += len;
   }
-  return { bseq, ingestedAt: r.ingestedAt, ids, bodies, bytes: [] };
+  return { ...head, raw: null, bodies, bytes: [] };
 }
 
 function offsetRange(

@@ -15,6 +15,7 @@ import type { GenericReceiver, GenericReceiverOptions } from '../helpers/receive
 import { generateTestPki, hasOpenssl } from '../helpers/receivers/tls.js';
 import type { TestPki } from '../helpers/receivers/tls.js';
 import { batchOf, captureLogger, never, queued } from './fixtures.js';
+import type { QueuedEvent } from '../../src/sinks/types.js';
 
 function cfg(over: Record<string, unknown> = {}): HttpSinkConfig {
   return httpSinkSchema.parse({ type: 'http', url: 'https://siem.example.com/ingest', ...over });
@@ -139,6 +140,53 @@ describe('encode', () => {
     );
     expect(() => encode([queued('[1]', 'arr')], cfg())).toThrow(EncodeError);
     expect(() => encode([queued('', 'empty')], cfg())).toThrow(EncodeError);
+  });
+});
+
+describe('encode from stored bytes', () => {
+  /** An event as the store leases it: `raw` holds the bytes and `body` must not be needed. */
+  const stored = (body: string, id: string): QueuedEvent => {
+    const raw = Buffer.from(body, 'utf8');
+    return {
+      seq: 1,
+      id,
+      raw,
+      bytes: raw.length,
+      ingestedAt: 1,
+      get body(): string {
+        throw new Error('body decoded');
+      },
+    };
+  };
+  const bodies = ['{"id":"a","x":"é"}', '{"id":"b","y":"😀"}', '{"id":"c"}'];
+
+  it.each(['json', 'ndjson'] as const)(
+    'copies the bytes without decoding them (%s), the same request as from strings',
+    (encoding) => {
+      const fromRaw = encode(
+        bodies.map((b, i) => stored(b, `e${i}`)),
+        cfg({ encoding }),
+      );
+      const fromText = encode(
+        bodies.map((b, i) => queued(b, `e${i}`)),
+        cfg({ encoding }),
+      );
+      expect(fromRaw.body.equals(fromText.body)).toBe(true);
+      expect(fromRaw.headers).toEqual(fromText.headers);
+    },
+  );
+
+  it('writes an empty JSON array and a single event', () => {
+    expect(encode([], cfg()).body.toString()).toBe('[]');
+    expect(encode([stored('{"a":1}', 'one')], cfg()).body.toString()).toBe('[{"a":1}]');
+  });
+
+  it('refuses stored bytes that would break the framing', () => {
+    for (const bad of ['{"a":\n1}', '[1]', '']) {
+      expect(() => encode([stored('{"ok":1}', 'ok'), stored(bad, 'bad')], cfg())).toThrow(
+        /"bad" is not a one-line JSON object/,
+      );
+    }
   });
 });
 

@@ -179,6 +179,56 @@ describe('store', () => {
     s.close();
   });
 
+  it('stores bodies as bytes and leases views of them, decoding a body only when read', () => {
+    const s = open();
+    const bodies = ['{"m":"é"}', '{"m":"😀 ok"}', '{"n":1}'];
+    s.ingestBatch(
+      bodies.map((body, i) => ({ id: `b${i}`, body, sinks: ['a'] })),
+      null,
+    );
+    s.close();
+    const db = new Database(join(dir, 'buffer.db'));
+    const row = db.prepare('SELECT typeof(body) AS t, lens FROM batches').get() as {
+      t: string;
+      lens: string;
+    };
+    db.close();
+    // Byte lengths (é is 2 bytes, 😀 4), not UTF-16 lengths.
+    expect(row).toEqual({ t: 'blob', lens: bodies.map((b) => Buffer.byteLength(b)).join(',') });
+    const r = open();
+    const got = r.leaseBatch('a', 0, 10, 1e9);
+    expect(got.map((e) => e.raw?.toString('utf8'))).toEqual(bodies);
+    expect(got.map((e) => e.body)).toEqual(bodies);
+    expect(got.map((e) => e.bytes)).toEqual(bodies.map((b) => Buffer.byteLength(b)));
+    r.close();
+  });
+
+  it('still leases rows an older release wrote as text (character lengths)', () => {
+    open().close();
+    const db = new Database(join(dir, 'buffer.db'));
+    const body = '{"m":"é"}{"m":"😀"}';
+    db.exec(`
+      INSERT INTO sinks (id, name) VALUES (7, 'a');
+      INSERT INTO batches (seq, ingested_at, stream, lo, hi, n, bytes, refs, ids, lens, body)
+        VALUES (1, 5, NULL, NULL, NULL, 2, ${Buffer.byteLength(body)}, 1, 't1' || char(10) || 't2', '9,10', '${body}');
+      INSERT INTO bqueue (sink_id, bseq, n, idx) VALUES (7, 1, 2, NULL);
+    `);
+    db.close();
+    const s = open();
+    const got = s.leaseBatch('a', 0, 10, 1e9);
+    expect(got.map((e) => [e.id, e.body, e.bytes, e.raw])).toEqual([
+      ['t1', '{"m":"é"}', 10, undefined],
+      ['t2', '{"m":"😀"}', 12, undefined],
+    ]);
+    s.ackBatch(
+      'a',
+      got.map((e) => e.seq),
+    );
+    expect(s.queueDepth('a')).toBe(0);
+    expect(s.bytesUsed()).toBe(0);
+    s.close();
+  });
+
   it('upgrades a version-1 buffer (one row per event) without losing queued events', () => {
     const db = new Database(join(dir, 'buffer.db'));
     db.pragma('journal_mode = WAL');

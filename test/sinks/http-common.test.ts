@@ -147,6 +147,22 @@ describe('bodies and keys', () => {
     expect(await compressBody(raw, 'none')).toEqual({ body: raw, headers: {} });
   });
 
+  it('gzips bodies of every size intact, including ones that do not compress', async () => {
+    let x = 7;
+    const noise = Buffer.alloc(3 * 1024 * 1024, 0).map(
+      () => (x = (x * 1103515245 + 12345) >>> 0) >> 24,
+    );
+    for (const raw of [
+      Buffer.alloc(0),
+      Buffer.from('{"a":1}\n'),
+      Buffer.from('{"event":"QUERY_RUN","q":"select 1"}\n'.repeat(200_000)),
+      noise, // output larger than the input: several output buffers
+    ]) {
+      const gz = await compressBody(raw, 'gzip');
+      expect(gunzipSync(gz.body).equals(raw)).toBe(true);
+    }
+  });
+
   it('sanitizes response bodies: secrets out, bounded, no control characters', () => {
     const out = sanitizeResponseBody(`token sk-12345 rejected\u0000\u001b[31m`, ['sk-12345', 'ab']);
     expect(out).toBe('token [REDACTED] rejected[31m');

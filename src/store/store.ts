@@ -245,6 +245,9 @@ export function openStore(opts: StoreOptions): Store {
     gc: db.prepare('DELETE FROM batches WHERE refs = 0 AND delivered_at <= ? RETURNING bytes, n'),
   };
 
+  /** Where a row's bodies are encoded before they are bound (kept between rows, bounded). */
+  let scratch = Buffer.allocUnsafeSlow(SCRATCH_KEEP);
+
   /**
    * Write one batch row and its queue rows. `queue` maps a sink id to the indexes (ascending)
    * of the entries it must receive; a sink that takes every entry gets `idx` NULL.
@@ -258,20 +261,29 @@ export function openStore(opts: StoreOptions): Store {
   ): number => {
     const n = entries.length;
     const ids = new Array<string>(n);
-    const bodies = new Array<string>(n);
     const lens = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const e = entries[i]!;
-      ids[i] = e.id;
-      bodies[i] = e.body;
-      lens[i] = Buffer.byteLength(e.body);
-    }
     // Stored as bytes (a BLOB, `lens` in bytes): leases hand sinks slices of it and an NDJSON
     // request is a copy of those slices, where a TEXT body was decoded, split, joined and
     // encoded again for every request. Rows written as TEXT (older versions) hold character
-    // lengths and are still read as text (decodeBatch).
-    const body = Buffer.from(bodies.join(''), 'utf8');
-    const bytes = body.length;
+    // lengths and are still read as text (decodeBatch). Each body is encoded once, straight
+    // into a reused buffer (SQLite copies a bound blob): a third of the cost of joining the
+    // strings and encoding the result.
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const e = entries[i]!;
+      ids[i] = e.id;
+      const b = e.body;
+      if (scratch.length - at < b.length * 3) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + b.length * 3));
+        scratch.copy(grown, 0, 0, at);
+        scratch = grown;
+      }
+      const w = scratch.write(b, at, 'utf8');
+      lens[i] = w;
+      at += w;
+    }
+    const body = scratch.subarray(0, at);
+    const bytes = at;
     const bseq = Number(
       stmt.insertBatch.run(
         t,
@@ -286,6 +298,7 @@ export function openStore(opts: StoreOptions): Store {
         body,
       ).lastInsertRowid,
     );
+    if (scratch.length > SCRATCH_KEEP) scratch = Buffer.allocUnsafeSlow(SCRATCH_KEEP);
     if (bseq >= MAX_BATCH_SEQ) throw new Error('buffer sequence exhausted');
     for (const [sid, idx] of queue) {
       stmt.insertQueue.run(sid, bseq, idx.length, idx.length === n ? null : idx.join(','));
@@ -655,6 +668,8 @@ const SPAN = 2 ** 20;
 const MAX_BATCH_SEQ = 2 ** 33;
 /** A source batch larger than this is written as several rows (in the same transaction). */
 const MAX_ROW_EVENTS = 4096;
+/** Encoding buffer kept between batch rows; a larger one made for a huge row is let go. */
+const SCRATCH_KEEP = 4 * 1024 * 1024;
 const MAX_ROW_CHARS = 8 * 1024 * 1024;
 /** Queue rows read per step of a lease (each holds up to a whole ingest batch). */
 const LEASE_ROWS = 16;

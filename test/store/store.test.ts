@@ -203,6 +203,19 @@ describe('store', () => {
     r.close();
   });
 
+  it('keeps every body intact around one larger than the encoding buffer, across batches', () => {
+    const s = open();
+    const big = JSON.stringify({ q: 'é'.repeat(3_000_000) }); // 6 MB of UTF-8
+    const first = [item('x1'), { id: 'big', body: big, sinks: ['a'] }, item('x2')];
+    s.ingestBatch(first, null);
+    s.ingestBatch([item('y1'), item('y2')], null);
+    const got = s.leaseBatch('a', 0, 10, 1e9);
+    expect(got.map((e) => e.id)).toEqual(['x1', 'big', 'x2', 'y1', 'y2']);
+    expect(got.map((e) => e.body)).toEqual([...first, item('y1'), item('y2')].map((e) => e.body));
+    expect(got[1]!.bytes).toBe(Buffer.byteLength(big));
+    s.close();
+  });
+
   it('still leases rows an older release wrote as text (character lengths)', () => {
     open().close();
     const db = new Database(join(dir, 'buffer.db'));

@@ -4,14 +4,7 @@
  * exit codes of the CLI contract (0 ok, 1 invalid input or config, 2 usage, 3 runtime failure).
  */
 import { parseArgs } from 'node:util';
-import { dlqCommand } from './dlq.js';
-import { probeCommand } from './probe.js';
 import { EXIT, UsageError } from './common.js';
-import { routeCommand } from './route.js';
-import { runCommand } from './run.js';
-import { statusCommand } from './status.js';
-import { testCommand } from './test.js';
-import { validateCommand } from './validate.js';
 
 const USAGE = `usage: auditshipper <command> [options]
 
@@ -48,21 +41,23 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
     },
   });
+  // Each command's modules are loaded when it runs: `validate` does not pay for the agent's
+  // sinks and store, and the agent starts without the other commands' code.
   switch (command) {
     case 'run':
-      return runCommand(values);
+      return (await import('./run.js')).runCommand(values);
     case 'validate':
-      return validateCommand(values);
+      return (await import('./validate.js')).validateCommand(values);
     case 'route':
-      return routeCommand({ ...values, input: positionals[0] });
+      return (await import('./route.js')).routeCommand({ ...values, input: positionals[0] });
     case 'test':
-      return testCommand({ ...values, tests: positionals[0] });
+      return (await import('./test.js')).testCommand({ ...values, tests: positionals[0] });
     case 'status':
-      return statusCommand(values);
+      return (await import('./status.js')).statusCommand(values);
     case 'dlq':
-      return dlqCommand(positionals[0], values);
+      return (await import('./dlq.js')).dlqCommand(positionals[0], values);
     case 'probe':
-      return probeCommand(positionals[0], values);
+      return (await import('./probe.js')).probeCommand(positionals[0], values);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }

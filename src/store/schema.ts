@@ -109,6 +109,13 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE queue;
   DROP TABLE events;
   `,
+  // 3: batch rows are written with the bodies as UTF-8 bytes (a BLOB; `lens` in bytes), so
+  // leases hand sinks slices of them without decoding. Rows already buffered stay TEXT with
+  // character lengths and are still read. Nothing to convert: the version number is what
+  // stops an older release, which would misread a BLOB row, from opening the buffer.
+  `
+  INSERT OR REPLACE INTO meta (key, value) VALUES ('batch_body', 'utf8-blob');
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -216,9 +216,10 @@ describe('store', () => {
     s.close();
   });
 
-  it('still leases rows an older release wrote as text (character lengths)', () => {
-    open().close();
+  it('upgrades a version-2 buffer and still leases the rows it wrote as text', () => {
     const db = new Database(join(dir, 'buffer.db'));
+    db.pragma('journal_mode = WAL');
+    migrate(db, 2);
     const body = '{"m":"é"}{"m":"😀"}';
     db.exec(`
       INSERT INTO sinks (id, name) VALUES (7, 'a');
@@ -228,6 +229,9 @@ describe('store', () => {
     `);
     db.close();
     const s = open();
+    const check = new Database(join(dir, 'buffer.db'), { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
+    check.close();
     const got = s.leaseBatch('a', 0, 10, 1e9);
     expect(got.map((e) => [e.id, e.body, e.bytes, e.raw])).toEqual([
       ['t1', '{"m":"é"}', 10, undefined],

@@ -168,14 +168,18 @@ describe('pipeline', () => {
   });
 });
 
-/** A store that also records every ingestBatch call's items. */
+/** A body as text, whichever form the pipeline handed the store (a string or UTF-8 bytes). */
+const bodyText = (b: string | Uint8Array) =>
+  typeof b === 'string' ? b : Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8');
+
+/** A store that also records every ingestBatch call's items (bodies as text). */
 function recording(s: Store) {
-  const calls: IngestItem[][] = [];
+  const calls: (IngestItem & { body: string })[][] = [];
   const proxy = new Proxy(s, {
     get(target, key, receiver) {
       if (key === 'ingestBatch')
         return (items: IngestItem[], cp: Parameters<Store['ingestBatch']>[1]) => {
-          calls.push([...items]);
+          calls.push(items.map((i) => ({ ...i, body: bodyText(i.body) })));
           return target.ingestBatch(items, cp);
         };
       return Reflect.get(target, key, receiver) as unknown;

@@ -44,8 +44,11 @@ export interface IngestItem {
    * the re-read check exact and cheap (ids derive from stream + offset).
    */
   offset?: number;
-  /** Canonical JSON of the redacted event. */
-  body: string;
+  /**
+   * Canonical JSON of the redacted event: as a string, or already encoded as UTF-8 (the
+   * pipeline encodes each body as it is made, so the string dies young: see stages.ts).
+   */
+  body: string | Uint8Array;
   /** Sink names that must receive it (non-empty). */
   sinks: readonly string[];
 }
@@ -254,7 +257,7 @@ export function openStore(opts: StoreOptions): Store {
    */
   const writeBatch = (
     t: number,
-    entries: readonly { id: string; body: string }[],
+    entries: readonly { id: string; body: string | Uint8Array }[],
     range: { stream: string; lo: number; hi: number } | null,
     queue: Map<number, number[]>,
     depthAdded: Map<number, number>,
@@ -265,20 +268,26 @@ export function openStore(opts: StoreOptions): Store {
     // Stored as bytes (a BLOB, `lens` in bytes): leases hand sinks slices of it and an NDJSON
     // request is a copy of those slices, where a TEXT body was decoded, split, joined and
     // encoded again for every request. Rows written as TEXT (older versions) hold character
-    // lengths and are still read as text (decodeBatch). Each body is encoded once, straight
-    // into a reused buffer (SQLite copies a bound blob): a third of the cost of joining the
-    // strings and encoding the result.
+    // lengths and are still read as text (decodeBatch). Each body is encoded once (or, when
+    // it comes encoded, copied) straight into a reused buffer (SQLite copies a bound blob):
+    // a third of the cost of joining the strings and encoding the result.
     let at = 0;
     for (let i = 0; i < n; i++) {
       const e = entries[i]!;
       ids[i] = e.id;
       const b = e.body;
-      if (scratch.length - at < b.length * 3) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + b.length * 3));
+      const room = typeof b === 'string' ? b.length * 3 : b.length;
+      if (scratch.length - at < room) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, at + room));
         scratch.copy(grown, 0, 0, at);
         scratch = grown;
       }
-      const w = scratch.write(b, at, 'utf8');
+      let w: number;
+      if (typeof b === 'string') w = scratch.write(b, at, 'utf8');
+      else {
+        scratch.set(b, at);
+        w = b.length;
+      }
       lens[i] = w;
       at += w;
     }
@@ -670,6 +679,7 @@ const MAX_BATCH_SEQ = 2 ** 33;
 const MAX_ROW_EVENTS = 4096;
 /** Encoding buffer kept between batch rows; a larger one made for a huge row is let go. */
 const SCRATCH_KEEP = 4 * 1024 * 1024;
+/** ... or when its bodies pass this size (characters of a string body, bytes of an encoded one). */
 const MAX_ROW_CHARS = 8 * 1024 * 1024;
 /** Queue rows read per step of a lease (each holds up to a whole ingest batch). */
 const LEASE_ROWS = 16;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildPipelineParts } from '../../src/components.js';
 import {
+  bodyWriter,
   concatResults,
   nonAuditEvent,
   processRecords,
@@ -54,8 +55,13 @@ describe('processRecords', () => {
       ['rest', 2],
     ]);
     expect([...r.counters.unknownByProduct]).toEqual([['generic', 1]]);
-    expect(r.items.map((i) => JSON.parse(i.body).id)).toEqual(r.items.map((i) => i.id));
-    expect(JSON.stringify(r.items)).not.toContain('hunter2');
+    // Bodies come encoded (UTF-8 views of the batch's buffers).
+    const bodies = r.items.map((i) => Buffer.from(i.body as Uint8Array).toString('utf8'));
+    expect(bodies.map((b) => (JSON.parse(b) as { id: string }).id)).toEqual(
+      r.items.map((i) => i.id),
+    );
+    expect(bodies.join('\n')).not.toContain('hunter2');
+    expect(JSON.stringify(r.items.map((i) => ({ ...i, body: null })))).not.toContain('hunter2');
     // The malformed note says where and why, never what.
     expect(r.counters.malformedNotes).toHaveLength(1);
     expect(r.counters.malformedNotes[0]!.offset).toBeGreaterThan(0);
@@ -132,5 +138,23 @@ describe('nonAuditEvent', () => {
     expect(e.detail).toEqual({ message: '{"a":' });
     expect(e.source.offset).toBeNull();
     expect(Number.isFinite(Date.parse(e.timestamp))).toBe(true);
+  });
+});
+
+describe('bodyWriter', () => {
+  it('encodes every body intact, across buffers and for bodies larger than one', () => {
+    const write = bodyWriter();
+    const bodies = [
+      ...Array.from({ length: 400 }, (_, i) => JSON.stringify({ i, s: 'é😀'.repeat(i) })),
+      JSON.stringify({ big: 'x'.repeat(600_000) }),
+      '{"after":"big"}',
+    ];
+    const views = bodies.map((b) => write(b));
+    expect(views.map((v) => v.toString('utf8'))).toEqual(bodies);
+    expect(views.map((v) => v.length)).toEqual(bodies.map((b) => Buffer.byteLength(b)));
+    // Several buffers of their own (never the shared pool: the worker transfers them).
+    const buffers = new Set(views.map((v) => v.buffer));
+    expect(buffers.size).toBeGreaterThan(2);
+    for (const b of buffers) expect(b.byteLength).toBeGreaterThanOrEqual(16 * 1024);
   });
 });

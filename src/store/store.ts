@@ -1,8 +1,9 @@
 /**
  * The durable buffer: SQLite in WAL mode.
  *
- * Storage: one `batches` row per ingest batch (its events' canonical JSON concatenated, their
- * ids and lengths, the stream and offset range they came from) and one `bqueue` row per
+ * Storage: one `batches` row per ingest batch (its events' canonical JSON concatenated as
+ * UTF-8 bytes, their ids and byte lengths, the stream and offset range they came from; rows
+ * from before schema 3 hold text and character lengths) and one `bqueue` row per
  * (sink, batch) listing the events that sink still needs. An event is addressed by
  * `seq = batch seq * 2^20 + index`, so delivery cursors are single numbers. Per-event rows
  * (the first schema) spent a third of the agent's CPU in SQLite; per-batch rows cost a few

@@ -29,6 +29,7 @@ import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { zDuration, zSize } from '../config/zod-units.js';
 import { commonSinkKeys } from './common-config.js';
+import { ndjsonBytes } from './bodies.js';
 import type { QueuedEvent, SinkDriver, Verdict } from './types.js';
 
 export const fileSinkSchema = z.strictObject({
@@ -219,17 +220,17 @@ export function createFileSink(
     send(batch: QueuedEvent[]): Promise<Verdict> {
       try {
         // Group lines by target path, keeping batch order within each file.
-        const groups = new Map<string, string[]>();
+        const groups = new Map<string, QueuedEvent[]>();
         for (const e of batch) {
           const path = hasFields
             ? renderPath(parts, JSON.parse(e.body) as Record<string, unknown>)
             : cfg.path;
           let g = groups.get(path);
           if (!g) groups.set(path, (g = []));
-          g.push(e.body);
+          g.push(e);
         }
-        for (const [path, lines] of groups) {
-          const text = Buffer.from(lines.join('\n') + '\n');
+        for (const [path, events] of groups) {
+          const text = ndjsonBytes(events);
           const data = cfg.compression === 'gzip' ? gzipSync(text) : text;
           let f = open(path);
           if (

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { commonSinkKeys, tlsSchema, zHttpUrl } from './common-config.js';
+import { isOneLineObject, jsonArrayBytes, ndjsonBytes } from './bodies.js';
 import {
   classifyHttpStatus,
   compressBody,
@@ -165,39 +166,17 @@ export function encode(batch: readonly QueuedEvent[], cfg: HttpSinkConfig): Http
   return { body: joinBodies(batch, json), headers, events: batch.length };
 }
 
-const notOneLine = (q: QueuedEvent) =>
-  new EncodeError(
-    q.id,
-    `event ${JSON.stringify(q.id.slice(0, 128))} is not a one-line JSON object`,
-  );
-
-/** NDJSON (`{..}\n{..}\n`) or a JSON array (`[{..},{..}]`) of the bodies, as UTF-8. */
+/** Refuse a body that would break the framing, then join the bodies (src/sinks/bodies.ts). */
 function joinBodies(batch: readonly QueuedEvent[], json: boolean): Buffer {
-  if (batch.every((q) => q.raw !== undefined)) {
-    let total = json ? 2 : 0;
-    for (const q of batch) {
-      const r = q.raw!;
-      if (r.length === 0 || r[0] !== 0x7b /* { */ || r.indexOf(0x0a) !== -1) throw notOneLine(q);
-      total += r.length + 1;
-    }
-    if (json && batch.length > 0) total--;
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    if (json) out[at++] = 0x5b; // [
-    batch.forEach((q, i) => {
-      at += q.raw!.copy(out, at);
-      if (!json) out[at++] = 0x0a;
-      else if (i < batch.length - 1) out[at++] = 0x2c; // ,
-    });
-    if (json) out[at++] = 0x5d; // ]
-    return out;
-  }
   for (const q of batch) {
-    const b = q.body;
-    if (b.length === 0 || b.charCodeAt(0) !== 0x7b /* { */ || b.includes('\n')) throw notOneLine(q);
+    if (!isOneLineObject(q)) {
+      throw new EncodeError(
+        q.id,
+        `event ${JSON.stringify(q.id.slice(0, 128))} is not a one-line JSON object`,
+      );
+    }
   }
-  const bodies = batch.map((q) => q.body);
-  return Buffer.from(json ? `[${bodies.join(',')}]` : `${bodies.join('\n')}\n`, 'utf8');
+  return json ? jsonArrayBytes(batch) : ndjsonBytes(batch);
 }
 
 function lowerCaseHeaders(h: Record<string, string>): Record<string, string> {

@@ -62,6 +62,27 @@ describe('file sink', () => {
     expect(statSync(retool).mode & 0o777).toBe(0o600);
   });
 
+  it('writes the stored bytes of leased events without decoding them (fixed path)', async () => {
+    const path = join(dir, 'all.ndjson');
+    const s = createFileSink('f', cfg({ path }));
+    const leased = [ev(1), ev(2)].map((e): QueuedEvent => {
+      const raw = Buffer.from(e.body, 'utf8');
+      return {
+        seq: e.seq,
+        id: e.id,
+        raw,
+        bytes: raw.length,
+        ingestedAt: 0,
+        get body(): string {
+          throw new Error('body decoded');
+        },
+      };
+    });
+    expect(await s.send(leased, signal)).toEqual({ kind: 'ok' });
+    await s.close();
+    expect(readFileSync(path, 'utf8')).toBe(`${ev(1).body}\n${ev(2).body}\n`);
+  });
+
   it('writes one gzip member per batch, readable as one gzip file', async () => {
     const path = join(dir, 'out.ndjson.gz');
     const s = createFileSink('f', cfg({ path, compression: 'gzip' }));

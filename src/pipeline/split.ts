@@ -82,8 +82,8 @@ export interface Splitter {
 }
 
 /** First share of the worker for read-ahead batches: most of the stages (measured best). */
-const AHEAD_START = Number(process.env.AS_AHEAD ?? 0.85);
-const AHEAD_MIN = Number(process.env.AS_AHEAD_MIN ?? 0.5);
+const AHEAD_START = 0.85;
+const AHEAD_MIN = 0.5;
 const AHEAD_STEP = 0.02;
 
 export function createSplitter(initialFraction = 0.5): Splitter {

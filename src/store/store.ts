@@ -678,10 +678,10 @@ const SPAN = 2 ** 20;
 const MAX_BATCH_SEQ = 2 ** 33;
 /** A source batch larger than this is written as several rows (in the same transaction). */
 const MAX_ROW_EVENTS = 4096;
-/** Encoding buffer kept between batch rows; a larger one made for a huge row is let go. */
-const SCRATCH_KEEP = 4 * 1024 * 1024;
 /** ... or when its bodies pass this size (characters of a string body, bytes of an encoded one). */
 const MAX_ROW_CHARS = 8 * 1024 * 1024;
+/** Encoding buffer kept between batch rows; a larger one made for a huge row is let go. */
+const SCRATCH_KEEP = 4 * 1024 * 1024;
 /** Queue rows read per step of a lease (each holds up to a whole ingest batch). */
 const LEASE_ROWS = 16;
 

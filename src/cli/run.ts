@@ -1,7 +1,7 @@
 /** `auditshipper run [-c FILE]`: run the agent until SIGTERM/SIGINT (or the end of finite input). */
 import { EMBEDDED_DEFAULT, resolveConfigPath } from '../config/index.js';
 import { startAgent } from '../daemon.js';
-import { tuneHeap } from '../heap.js';
+import { tuneV8 } from '../v8-tuning.js';
 import { createLogger, EXIT, loadOrReport } from './common.js';
 
 export async function runCommand(opts: { config?: string }): Promise<number> {
@@ -9,7 +9,7 @@ export async function runCommand(opts: { config?: string }): Promise<number> {
   const loaded = loadOrReport(path);
   if (typeof loaded === 'number') return loaded;
   const logger = createLogger(loaded.config.log.level);
-  tuneHeap();
+  tuneV8();
   try {
     const agent = await startAgent(loaded, {
       logger,

@@ -1,0 +1,55 @@
+/**
+ * V8 flags the agent sets on itself at start (`auditshipper run`).
+ *
+ * Node refuses these flags in NODE_OPTIONS (it accepts only a short list of V8 flags
+ * there), so the agent sets them from code with v8.setFlagsFromString before the
+ * pipeline and the sinks start. A flag given on the node command line, in either sense
+ * (`--liftoff-only` or `--no-liftoff-only`), wins: the agent leaves that one alone.
+ *
+ * - `--heap-growing-percent=100`. Every shipped way to run the agent caps the heap
+ *   (`--max-old-space-size=256`, see the README's "Memory and threads"). With a cap that
+ *   small V8 treats the process as a small device and lets the old generation grow only
+ *   1.3× past what survived the last full collection before it marks again. The agent's
+ *   live heap is about 20 MiB, so under load it ran a mark-compact every 100 ms or so:
+ *   about 60 in a 200,000-line run, and garbage collection was the largest item of the
+ *   main thread's profile. A factor of 2 cut full collections to about 25 and GC time by
+ *   40% with the same peak RSS; 3 saved a little more time for 15-20 MiB more RSS
+ *   (issue 7 measurements with --trace-gc-nvp). V8 reads the flag whenever it sizes the
+ *   next full collection, so setting it after start-up takes effect.
+ *
+ * - `--liftoff-only`. The HTTP client's response parser (llhttp) is WebAssembly. Once
+ *   a sink has sent a few hundred requests V8 re-compiles the parser's one large
+ *   state-machine function with its optimising compiler, on a background thread: about
+ *   a second of CPU and 30-35 MiB of compiler memory, which was the agent's peak RSS
+ *   (a backlog drain peaked at 188-195 MiB with it and 158-160 MiB without; `strace -k`
+ *   showed the growth in `ExecuteTurbofanWasmCompilation`). The baseline (Liftoff)
+ *   code parses a status line and a few headers per request, for which optimised code
+ *   buys nothing measurable. V8 decides on tier-up when it compiles a module, and the
+ *   parser is compiled on the first connection, after this runs.
+ */
+import { setFlagsFromString } from 'node:v8';
+
+export const HEAP_GROWING_PERCENT = 100;
+
+/** Each flag, and the names (with `-` or `_`) that mean the command line already set it. */
+export const V8_TUNING: readonly { flag: string; given: RegExp }[] = [
+  {
+    flag: `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
+    given: /^--heap[-_]growing[-_]percent(=|$)/,
+  },
+  { flag: '--liftoff-only', given: /^--(no[-_])?liftoff[-_]only(=|$)/ },
+];
+
+/**
+ * Apply the tuning, flag by flag, unless the node command line (`execArgv`) already sets
+ * that flag. Returns the flags applied.
+ */
+export function tuneV8(execArgv: readonly string[] = process.execArgv): string[] {
+  const applied: string[] = [];
+  for (const t of V8_TUNING) {
+    if (execArgv.some((a) => t.given.test(a))) continue;
+    setFlagsFromString(t.flag);
+    applied.push(t.flag);
+  }
+  return applied;
+}

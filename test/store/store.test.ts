@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore, PAGE_CACHE_KIB, type Store } from '../../src/store/store.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/schema.js';
 import type { FileCheckpoint } from '../../src/sources/types.js';
 
@@ -42,6 +42,19 @@ describe('store', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     db.close();
+  });
+
+  it("bounds SQLite's page cache at 2 MiB, not the 16 MiB better-sqlite3 builds in", () => {
+    expect(PAGE_CACHE_KIB).toBe(2048);
+    const s = open();
+    expect(s.pageCacheKiB).toBe(2048);
+    s.close();
+    const ro = openStore({ dataDir: dir, sync: 'normal', keepDeliveredMs: 0, readonly: true });
+    expect(ro.pageCacheKiB).toBe(2048);
+    ro.close();
+    const plain = new Database(':memory:');
+    expect(plain.pragma('cache_size', { simple: true })).toBe(-16000); // what it would be
+    plain.close();
   });
 
   it('refuses a database from a newer release', () => {

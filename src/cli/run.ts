@@ -1,7 +1,7 @@
 /** `auditshipper run [-c FILE]`: run the agent until SIGTERM/SIGINT (or the end of finite input). */
 import { EMBEDDED_DEFAULT, resolveConfigPath } from '../config/index.js';
 import { startAgent } from '../daemon.js';
-import { tuneV8 } from '../v8-tuning.js';
+import { governHeapGrowing, HEAP_GROWING_PERCENT, tuneV8 } from '../v8-tuning.js';
 import { createLogger, EXIT, loadOrReport } from './common.js';
 
 export async function runCommand(opts: { config?: string }): Promise<number> {
@@ -9,7 +9,11 @@ export async function runCommand(opts: { config?: string }): Promise<number> {
   const loaded = loadOrReport(path);
   if (typeof loaded === 'number') return loaded;
   const logger = createLogger(loaded.config.log.level);
-  tuneV8();
+  const tuned = tuneV8();
+  // The doubled heap growing factor only while busy; a factor from the command line stays.
+  const heap = tuned.includes(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
+    ? governHeapGrowing()
+    : null;
   try {
     const agent = await startAgent(loaded, {
       logger,
@@ -21,5 +25,7 @@ export async function runCommand(opts: { config?: string }): Promise<number> {
     // Start-up failures (data_dir not writable, port in use, ...) are runtime failures.
     logger.fatal({ err: (err as Error).message }, 'cannot start');
     return EXIT.runtime;
+  } finally {
+    heap?.stop();
   }
 }

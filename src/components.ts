@@ -48,6 +48,19 @@ export function buildPipelineParts(cfg: Config): PipelineParts {
   };
 }
 
+/**
+ * When this buffer first ran a release that deletes ended files' checkpoints (recorded on
+ * first use). Checkpoints older than that may be drained files an older release kept.
+ */
+function checkpointsForgottenSince(store: Store): number {
+  const key = 'checkpoints_forgotten_since';
+  const v = store.getState(key);
+  if (typeof v === 'number') return v;
+  const t = Date.now();
+  store.setState(key, t);
+  return t;
+}
+
 export function buildSource(
   name: string,
   src: SourceConfig,
@@ -59,6 +72,8 @@ export function buildSource(
       const firstStart = !deps.store.markSourceStarted(name);
       return createFileSource(name, src, {
         loadCheckpoints: () => deps.store.loadCheckpoints(name),
+        forgetCheckpoint: (fileId) => deps.store.forgetCheckpoint(name, fileId),
+        forgetsSince: checkpointsForgottenSince(deps.store),
         framerFor: () =>
           createFramer(src.format, {
             maxRecordBytes: src.max_line_bytes,

@@ -256,6 +256,9 @@ export async function startAgent(loaded: LoadedConfig, opts: AgentOptions): Prom
           }
           metrics.sourceLag.reset();
           for (const { source } of sources.values()) {
+            const missing = source.missingAtStart?.();
+            if (missing !== undefined)
+              metrics.filesMissingAtStart.set({ source: source.name }, missing);
             for (const l of source.lag?.() ?? [])
               metrics.sourceLag.set({ source: source.name, file: l.file }, l.bytes);
           }

@@ -76,4 +76,10 @@ export interface Source {
   readonly finished?: Promise<void>;
   /** Per-file lag in bytes (file size minus committed offset), for metrics and status. */
   lag?(): { file: string; bytes: number }[];
+  /**
+   * Files this source was reading when the agent last stopped that were gone at start
+   * (rotated away or deleted meanwhile): lines written to them after the checkpoint were
+   * not read.
+   */
+  missingAtStart?(): number;
 }

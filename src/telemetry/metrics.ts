@@ -99,6 +99,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       'Bytes written to a file but not yet committed',
       ['source', 'file'],
     ),
+    filesMissingAtStart: gauge(
+      'auditshipper_source_files_missing_at_start',
+      'Files a source was reading when the agent last stopped that were gone at start (rotated away or deleted): lines written after their checkpoint were not read',
+      ['source'],
+    ),
     reloads: counter('auditshipper_config_reloads_total', 'Config reloads by result', ['result']),
     workerUp: gauge(
       'auditshipper_pipeline_worker_up',

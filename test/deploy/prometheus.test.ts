@@ -256,6 +256,7 @@ describe('deploy/prometheus/alerts.yaml', () => {
       'auditshipper_records_total',
       'auditshipper_events_unrouted_total',
       'auditshipper_config_reloads_total',
+      'auditshipper_source_files_missing_at_start',
     ]) {
       expect(exprs).toMatch(new RegExp(`\\b${m}\\b`));
     }

@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   readNdjsonTree,
@@ -121,6 +123,8 @@ describe('operations (integration)', () => {
     expect(metric(s, 'auditshipper_events_unrouted_total')).toBe(0);
     expect(metric(s, 'auditshipper_buffer_max_bytes')).toBe(2 * 1024 ** 3);
     expect(metric(s, 'auditshipper_source_lag_bytes', { source: 'app' })).toBe(0);
+    // A file source that found every file it had been reading.
+    expect(metric(s, 'auditshipper_source_files_missing_at_start', { source: 'app' })).toBe(0);
     expect(metric(s, 'auditshipper_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(metric(s, 'auditshipper_pipeline_worker_up')).toBe(0); // opt-in, off by default
     expect(metric(s, 'auditshipper_pipeline_offloaded_records_total')).toBe(0);
@@ -129,6 +133,70 @@ describe('operations (integration)', () => {
       120 * 100,
     );
   }, 60_000);
+
+  it('reports a file rotated away while the agent was stopped, and keeps no checkpoint of ended files', async () => {
+    const dir = tempDir();
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'logs'));
+    const line = (i: number) =>
+      JSON.stringify({ actionType: 'LOGIN', userId: i, createdAt: '2026-11-21T10:00:00Z' });
+    writeFileSync(join(dir, 'logs', 'keep.log'), `${line(1)}\n`);
+    writeFileSync(join(dir, 'logs', 'gone.log'), `${line(2)}\n`);
+    writeFileSync(join(dir, 'logs', 'drained.log'), `${line(3)}\n`);
+    const cfg = baseConfig(dir, fileSink(dir, 'archive'), '  - name: all\n    to: [archive]');
+    const first = startCli(['run', '-c', cfg]);
+    await waitFor(
+      '3 events',
+      () => readNdjsonTree(join(dir, 'out')).length >= 3 || undefined,
+      30_000,
+    );
+    // Deleted while the agent runs: read to its end, closed, its checkpoint deleted.
+    rmSync(join(dir, 'logs', 'drained.log'));
+    // Closed once drained and unfindable: it leaves the per-file lag gauge.
+    const firstPort = await apiPort(first);
+    await waitFor(
+      'drained file closed',
+      async () => !(await get(firstPort, '/metrics')).body.includes('drained.log') || undefined,
+      30_000,
+    );
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    // While it is stopped, gone.log gets a line and is compressed away.
+    appendFileSync(join(dir, 'logs', 'gone.log'), `${line(4)}\n`);
+    const gone = join(dir, 'logs', 'gone.log');
+    writeFileSync(`${gone}.1.gz`, gzipSync(readFileSync(gone)));
+    rmSync(gone);
+    const second = startCli(['run', '-c', cfg]);
+    const port = await apiPort(second);
+    // The gauge is set once the source's first scan is done.
+    const s = await waitFor(
+      'first scan',
+      async () => {
+        const m = parseExposition((await get(port, '/metrics')).body);
+        return metric(m, 'auditshipper_source_files_missing_at_start', { source: 'app' }) === 1
+          ? m
+          : undefined;
+      },
+      30_000,
+    );
+    expect(metric(s, 'auditshipper_source_files_missing_at_start', { source: 'app' })).toBe(1);
+    const warnings = second
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('a file this source was reading when the agent stopped is gone'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({
+      file: join(dir, 'logs', 'gone.log'),
+      offset: line(2).length + 1,
+    });
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    // Only the live file's checkpoint is left in the buffer.
+    const db = new Database(join(dir, 'data', 'buffer.db'), { readonly: true });
+    const paths = db.prepare('SELECT path FROM checkpoints ORDER BY path').pluck().all();
+    db.close();
+    expect(paths).toEqual([join(dir, 'logs', 'gone.log'), join(dir, 'logs', 'keep.log')]);
+  }, 90_000);
 
   it('AUDITSHIPPER_WORKERS=1: a worker thread takes most records; every event arrives once, redacted', async () => {
     const dir = tempDir();

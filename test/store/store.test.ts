@@ -421,6 +421,17 @@ describe('store', () => {
     s.close();
   });
 
+  it("forgets one source's checkpoint of one stream, and nothing else", () => {
+    const s = open();
+    s.saveCheckpoint({ ...cp(10), source: 'a', fileId: 'f1' });
+    s.saveCheckpoint({ ...cp(20), source: 'a', fileId: 'f2' });
+    s.saveCheckpoint({ ...cp(30), source: 'b', fileId: 'f1' });
+    s.forgetCheckpoint('a', 'f1');
+    expect(s.loadCheckpoints('a').map((c) => c.fileId)).toEqual(['f2']);
+    expect(s.loadCheckpoints('b').map((c) => c.fileId)).toEqual(['f1']);
+    s.close();
+  });
+
   it('opens read-only beside a writer', () => {
     const w = open();
     w.ingestBatch([item('e1')], cp(10));

@@ -47,6 +47,19 @@ export interface FileSourceDeps {
   now?: () => number;
   /** True when this source has never run against this data_dir: read_from applies. */
   firstStart: boolean;
+  /**
+   * Delete this source's checkpoint of a stream that is over: its file was read to the end
+   * and is gone, or it was truncated and restarted as a new stream. Keeps the checkpoint
+   * table from growing with every rotation, and makes a checkpoint still stored at the next
+   * start mean a file that was being read when the agent stopped.
+   */
+  forgetCheckpoint?(fileId: string): void;
+  /**
+   * Epoch ms since which ended streams' checkpoints are forgotten (when this release first
+   * ran against the data_dir). A checkpoint last updated before it may be a drained file
+   * kept by an older release, so it is not reported as missing. Default 0.
+   */
+  forgetsSince?: number;
 }
 
 export interface FileSourceStats {
@@ -62,6 +75,12 @@ export interface FileSourceStats {
   rotations: number;
   /** Files that shrank or were rewritten under the reader and restarted at 0. */
   truncations: number;
+  /**
+   * Files this source was reading when the agent stopped that the first scan at start did
+   * not find: rotated away (compressed, moved out of the globs) or deleted while the agent
+   * was down. Lines written to them after their checkpoint were not read.
+   */
+  missingAtStart: number;
 }
 
 export interface FileSource extends Source {
@@ -156,6 +175,7 @@ export function createFileSource(
     filesOpened: 0,
     rotations: 0,
     truncations: 0,
+    missingAtStart: 0,
   };
   const tracked = new Map<string, Tracked>();
   /** Accepted path → dev:ino it named at the last look (rotation detection, event routing). */
@@ -357,12 +377,12 @@ export function createFileSource(
    * become incomplete records (tailing.md §6.2, §6.13), handed over with a final
    * checkpoint (retired: never resumable, when the file's content was replaced).
    */
-  async function endStream(f: Tracked, retired: boolean): Promise<void> {
+  async function endStream(f: Tracked, retired: boolean): Promise<boolean> {
     const frag = f.splitter.finish();
     if (frag) takeLine(f, frag, true);
     f.consumedTo = Math.max(f.consumedTo, f.splitter.consumed);
     takeFlushed(f, f.framer.flush(now()));
-    await handOff(f, true, retired);
+    return handOff(f, true, retired);
   }
 
   /** The file was truncated or rewritten under us: restart at 0 as a new stream. */
@@ -372,7 +392,8 @@ export function createFileSource(
       { file: f.path, why },
       'file truncated; reading it again from the start as a new stream',
     );
-    await endStream(f, true);
+    const ended = f.fileId;
+    if (await endStream(f, true)) forget(ended);
     let head = EMPTY;
     try {
       head = await readAt(f.fh, 0, HEAD_BYTES);
@@ -499,9 +520,43 @@ export function createFileSource(
     await settle(f);
   }
 
+  /** Drop the stored checkpoint of a stream that is over (after its last one committed). */
+  function forget(fileId: string): void {
+    try {
+      deps.forgetCheckpoint?.(fileId);
+    } catch (err) {
+      // Only housekeeping: a row left behind is reported as missing at the next start.
+      logger.warn(errorKind(err), 'could not delete the checkpoint of an ended file');
+    }
+  }
+
+  /**
+   * After the first scan: checkpoints no file claimed belong to files that were being read
+   * when the agent stopped and are gone now (ended streams' checkpoints are forgotten).
+   */
+  function reportMissing(): void {
+    const since = deps.forgetsSince ?? 0;
+    const missing: FileCheckpoint[] = [];
+    for (const list of unclaimed.values())
+      for (const c of list)
+        if (c.tailHash !== RETIRED_TAIL && c.updatedAt >= since) missing.push(c);
+    stats.missingAtStart = missing.length;
+    const SHOWN = 20;
+    for (const c of missing.slice(0, SHOWN))
+      logger.warn(
+        { file: c.path, offset: c.offset },
+        'a file this source was reading when the agent stopped is gone (rotated away, deleted, or no longer matched by include/exclude); lines written to it after offset were not read',
+      );
+    if (missing.length > SHOWN)
+      logger.warn(
+        { files: missing.length - SHOWN },
+        'more files this source was reading are gone (not listed)',
+      );
+  }
+
   /** Rotated or deleted, drained and quiet: flush and close (tailing.md §6.3, §6.8). */
   async function retire(f: Tracked): Promise<void> {
-    await endStream(f, false);
+    if (await endStream(f, false)) forget(f.fileId);
     tracked.delete(f.key);
     // Should the file come back under an accepted name, it resumes instead of re-reading.
     const c = f.lastCheckpoint;
@@ -728,6 +783,7 @@ export function createFileSource(
       enqueue(() => fullScan(true));
       await discovery;
       if (stopping) return;
+      reportMissing();
       // One watcher per base, each limited to the depth its globs can match at.
       for (const b of matcher.bases) {
         const w = watch(b.dir, {
@@ -763,6 +819,8 @@ export function createFileSource(
       for (const f of tracked.values()) await f.fh.close().catch(() => undefined);
       tracked.clear();
     },
+
+    missingAtStart: () => stats.missingAtStart,
 
     lag() {
       return [...tracked.values()].map((f) => ({

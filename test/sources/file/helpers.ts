@@ -125,6 +125,12 @@ export function fakeStore() {
     load(): FileCheckpoint[] {
       return [...checkpoints.values()].map((c) => ({ ...c }));
     },
+    /** Stream ids whose checkpoints the source deleted (ended streams), in order. */
+    forgotten: [] as string[],
+    forget(fileId: string): void {
+      checkpoints.delete(fileId);
+      store.forgotten.push(fileId);
+    },
     async handler(batch: SourceBatch): Promise<void> {
       if (store.before) await store.before(batch);
       if (store.down) return;
@@ -177,12 +183,16 @@ export async function startSource(
     framer?: (p: string) => Framer;
     name?: string;
     now?: () => number;
+    forgetsSince?: number;
+    logger?: pino.Logger;
   } = {},
 ): Promise<FileSource> {
   const src = createFileSource(opts.name ?? 'test', cfg, {
     loadCheckpoints: () => store.load(),
+    forgetCheckpoint: (fileId) => store.forget(fileId),
+    ...(opts.forgetsSince !== undefined ? { forgetsSince: opts.forgetsSince } : {}),
     framerFor: opts.framer ?? (() => lineFramer()),
-    logger: silent,
+    logger: opts.logger ?? silent,
     firstStart: opts.firstStart ?? true,
     ...(opts.now ? { now: opts.now } : {}),
   });

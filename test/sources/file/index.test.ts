@@ -16,6 +16,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileSource } from '../../../src/sources/file/index.js';
 import type { SourceBatch } from '../../../src/sources/types.js';
@@ -495,6 +496,9 @@ describe('rotation', () => {
     // The old file is closed once drained and quiet; the new one stays.
     await waitFor(() => src.lag().length === 1, 'old file closed');
     expect(src.lag()[0]!.file).toBe(p('app.log'));
+    // The drained file's checkpoint is deleted; only the live file's remains.
+    await waitFor(() => store.forgotten.length === 1, 'old checkpoint deleted');
+    expect([...store.checkpoints.values()].map((c) => c.path)).toEqual([p('app.log')]);
     expect(src.stats.rotations).toBeGreaterThanOrEqual(1);
     expect(new Set(store.batches.map((b) => b.streamId)).size).toBe(2);
   });
@@ -551,8 +555,12 @@ describe('rotation', () => {
         .map((b) => b.streamId),
     );
     expect(postIds.has(preId)).toBe(false);
-    // The old stream was retired so it can never be resumed.
-    expect(store.checkpoints.get(preId)!.tailHash).toBe('retired');
+    // The old stream was retired so it can never be resumed, and once that last checkpoint
+    // was committed its row was deleted: an ended stream leaves nothing behind.
+    const preBatches = store.batches.filter((b) => b.streamId === preId);
+    expect(preBatches.at(-1)!.checkpoint!.tailHash).toBe('retired');
+    expect(store.forgotten).toEqual([preId]);
+    expect(store.checkpoints.has(preId)).toBe(false);
   });
 
   it('copytruncate rewritten past the old offset before the source looks: still detected', async () => {
@@ -617,6 +625,70 @@ describe('rotation', () => {
     await waitFor(() => store.order.length === 2, 'fragment emitted');
     expect(store.order[1]).toMatchObject({ text: '{"cut":', incomplete: true });
     expect(src.lag()).toEqual([]);
+  });
+});
+
+describe('files gone while the agent was stopped', () => {
+  /** A logger that keeps its records, to check what a warning says. */
+  const recorder = () => {
+    const records: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => records.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    return { logger, records };
+  };
+
+  it('counts and names a file that was being read at stop and is gone at start', async () => {
+    await writeFile(p('keep.log'), text(lines('keep', 2)));
+    await writeFile(p('gone.log'), text(lines('gone', 3)));
+    const store = fakeStore();
+    const first = await start(store);
+    await waitFor(() => store.order.length === 5, 'both files');
+    expect(first.stats.missingAtStart).toBe(0);
+    await stopAll();
+    // While stopped: logrotate compresses gone.log away (.gz is never read) and it is deleted.
+    await appendFile(p('gone.log'), text(lines('unread', 2)));
+    await rename(p('gone.log'), p('gone.log.1.gz'));
+    await appendFile(p('keep.log'), text(lines('keep', 1, 2)));
+    const { logger, records } = recorder();
+    const again = await start(store, {}, { firstStart: false, logger });
+    await waitFor(() => store.order.length === 6, 'keep.log resumed');
+    expect(again.stats.missingAtStart).toBe(1);
+    expect(again.missingAtStart!()).toBe(1);
+    const warned = records.filter((r) => String(r.msg).includes('is gone'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ file: p('gone.log'), offset: 21 });
+    // Names the file and where reading stopped, never content.
+    expect(JSON.stringify(warned)).not.toContain('unread');
+    expect(store.texts()).not.toContain('unread-0');
+  });
+
+  it('does not count a file that was read to its end and closed before the stop', async () => {
+    await writeFile(p('live.log'), 'a\n');
+    await writeFile(p('rotated.log'), 'b\n');
+    const store = fakeStore();
+    const src = await start(store);
+    await waitFor(() => store.order.length === 2, 'both files');
+    await unlink(p('rotated.log'));
+    await waitFor(() => src.lag().length === 1, 'deleted file drained and closed');
+    await waitFor(() => store.forgotten.length === 1, 'its checkpoint deleted');
+    await stopAll();
+    const again = await start(store, {}, { firstStart: false });
+    await sleep(60);
+    expect(again.stats.missingAtStart).toBe(0);
+  });
+
+  it('does not count checkpoints older than the release that deletes ended ones', async () => {
+    await writeFile(p('old.log'), 'a\n');
+    const store = fakeStore();
+    await start(store);
+    await waitFor(() => store.order.length === 1, 'read');
+    await stopAll();
+    await unlink(p('old.log'));
+    // The checkpoint predates `forgetsSince`: it may be a drained file an older release kept.
+    const again = await start(store, {}, { firstStart: false, forgetsSince: Date.now() + 1000 });
+    expect(again.stats.missingAtStart).toBe(0);
   });
 });
 

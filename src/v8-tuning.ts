@@ -22,7 +22,7 @@
  *   a sink has sent a few hundred requests V8 re-compiles the parser's one large
  *   state-machine function with its optimising compiler, on a background thread: about
  *   a second of CPU and 30-35 MiB of compiler memory, which was the agent's peak RSS
- *   (a backlog drain peaked at 188-195 MiB with it and 158-160 MiB without; `strace -k`
+ *   (a backlog drain peaked at 188-195 MiB with it and 158-163 MiB without; `strace -k`
  *   showed the growth in `ExecuteTurbofanWasmCompilation`). The baseline (Liftoff)
  *   code parses a status line and a few headers per request, for which optimised code
  *   buys nothing measurable. V8 decides on tier-up when it compiles a module, and the
@@ -32,19 +32,27 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_GROWING_PERCENT = 100;
+/** The doubled heap growing factor, as tuneV8 sets it and the governor restores it. */
+export const HEAP_GROWING_FLAG = `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+/** The flag that gives V8 back its own growing factor (0: V8 chooses). */
+const HEAP_GROWING_DEFAULT = '--heap-growing-percent=0';
 
 /** Each flag, and the names (with `-` or `_`) that mean the command line already set it. */
 export const V8_TUNING: readonly { flag: string; given: RegExp }[] = [
-  {
-    flag: `--heap-growing-percent=${HEAP_GROWING_PERCENT}`,
-    given: /^--heap[-_]growing[-_]percent(=|$)/,
-  },
+  { flag: HEAP_GROWING_FLAG, given: /^--heap[-_]growing[-_]percent(=|$)/ },
   { flag: '--liftoff-only', given: /^--(no[-_])?liftoff[-_]only(=|$)/ },
 ];
 
-/** The flag that gives V8 back its own growing factor (0: V8 chooses). */
-const HEAP_GROWING_DEFAULT = '--heap-growing-percent=0';
-const HEAP_GROWING_BUSY = `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+/** Event-loop utilisation since the previous call (the first call: since start-up). */
+function loopUtilisation(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return u;
+  };
+}
 
 export interface HeapGrowingOptions {
   /** How often the event loop's utilisation is sampled. Default 2 s. */
@@ -82,24 +90,14 @@ export function governHeapGrowing(opts: HeapGrowingOptions = {}): HeapGrowingGov
   const set = opts.setFlags ?? setFlagsFromString;
   const busyAbove = opts.busyAbove ?? 0.5;
   const quietBelow = opts.quietBelow ?? 0.3;
-  let utilisation = opts.utilisation;
-  if (!utilisation) {
-    let last = performance.eventLoopUtilization();
-    utilisation = () => {
-      const now = performance.eventLoopUtilization();
-      const u = performance.eventLoopUtilization(now, last).utilization;
-      last = now;
-      return u;
-    };
-  }
-  const measure = utilisation;
+  const measure = opts.utilisation ?? loopUtilisation();
   let busy = true;
   const sample = () => {
     const u = measure();
     if (!Number.isFinite(u)) return;
     if (!busy && u >= busyAbove) {
       busy = true;
-      set(HEAP_GROWING_BUSY);
+      set(HEAP_GROWING_FLAG);
     } else if (busy && u < quietBelow) {
       busy = false;
       set(HEAP_GROWING_DEFAULT);

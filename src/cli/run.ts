@@ -1,7 +1,7 @@
 /** `auditshipper run [-c FILE]`: run the agent until SIGTERM/SIGINT (or the end of finite input). */
 import { EMBEDDED_DEFAULT, resolveConfigPath } from '../config/index.js';
 import { startAgent } from '../daemon.js';
-import { governHeapGrowing, HEAP_GROWING_PERCENT, tuneV8 } from '../v8-tuning.js';
+import { governHeapGrowing, HEAP_GROWING_FLAG, tuneV8 } from '../v8-tuning.js';
 import { createLogger, EXIT, loadOrReport } from './common.js';
 
 export async function runCommand(opts: { config?: string }): Promise<number> {
@@ -11,9 +11,7 @@ export async function runCommand(opts: { config?: string }): Promise<number> {
   const logger = createLogger(loaded.config.log.level);
   const tuned = tuneV8();
   // The doubled heap growing factor only while busy; a factor from the command line stays.
-  const heap = tuned.includes(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
-    ? governHeapGrowing()
-    : null;
+  const heap = tuned.includes(HEAP_GROWING_FLAG) ? governHeapGrowing() : null;
   try {
     const agent = await startAgent(loaded, {
       logger,

@@ -137,6 +137,7 @@ export function openStore(opts: StoreOptions): Store {
   });
   db.pragma('busy_timeout = 5000');
   db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+  const pageCacheKiB = -(db.pragma('cache_size', { simple: true }) as number);
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -206,7 +207,7 @@ export function openStore(opts: StoreOptions): Store {
   };
 
   if (opts.readonly) {
-    return readonlyStore(db, path, sinkNames, () => usedBytes, depth);
+    return readonlyStore(db, path, pageCacheKiB, sinkNames, () => usedBytes, depth);
   }
 
   const stmt = {
@@ -534,7 +535,7 @@ export function openStore(opts: StoreOptions): Store {
 
   return {
     path,
-    pageCacheKiB: -(db.pragma('cache_size', { simple: true }) as number),
+    pageCacheKiB,
     ingestBatch(items, checkpoint, stream = null) {
       const r = ingestTx(items, checkpoint, stream);
       usedBytes += r.bytesAdded;
@@ -909,6 +910,7 @@ function queueStats(
 function readonlyStore(
   db: Database.Database,
   path: string,
+  pageCacheKiB: number,
   sinkNames: Map<number, string>,
   bytes: () => number,
   depth: Map<number, number>,
@@ -920,7 +922,7 @@ function readonlyStore(
     [...sinkNames.entries()].find(([, n]) => n === name)?.[0] ?? -1;
   return {
     path,
-    pageCacheKiB: -(db.pragma('cache_size', { simple: true }) as number),
+    pageCacheKiB,
     ingestBatch: refuse,
     saveCheckpoint: refuse,
     forgetCheckpoint: refuse,

@@ -109,8 +109,10 @@ export function readNdjsonTree(dir: string): Record<string, unknown>[] {
       else {
         const raw = readFileSync(p);
         const text = name.endsWith('.gz') ? gunzipSync(raw).toString() : raw.toString();
-        for (const line of text.split('\n'))
-          if (line) out.push(JSON.parse(line) as Record<string, unknown>);
+        // A line is complete with its newline: a sink may be writing the last one just now.
+        const lines = text.split('\n');
+        lines.pop();
+        for (const line of lines) if (line) out.push(JSON.parse(line) as Record<string, unknown>);
       }
     }
   };

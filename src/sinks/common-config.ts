@@ -13,6 +13,8 @@ export interface BatchDefaults {
   maxEvents: number;
   maxBytes: number;
   timeout: string;
+  /** Send a partial batch early once no new event has arrived for this long. */
+  idleFlush?: string;
   /** Receiver-imposed ceilings: a config above them can only ever produce rejected requests. */
   ceilingEvents?: number;
   ceilingBytes?: number;
@@ -20,12 +22,21 @@ export interface BatchDefaults {
   receiver?: string;
 }
 
+/**
+ * How long the input must be quiet before a partial batch is sent without waiting out
+ * `batch.timeout`. Long enough that events arriving in a steady stream (a few a second
+ * or more) still fill batches, short enough that the last events of a burst are not held
+ * back for the whole timeout when nothing more is coming.
+ */
+export const DEFAULT_IDLE_FLUSH = '200ms';
+
 export function batchSchema(d: BatchDefaults) {
   return z
     .strictObject({
       max_events: z.number().int().positive().default(d.maxEvents),
       max_bytes: zSize.prefault(d.maxBytes),
       timeout: zDuration.prefault(d.timeout),
+      idle_flush: zDuration.prefault(d.idleFlush ?? DEFAULT_IDLE_FLUSH),
     })
     .superRefine((b, ctx) => {
       if (b.max_bytes <= 0) {
@@ -129,7 +140,12 @@ export type RetryConfig = z.output<typeof retrySchema>;
 export type TlsConfig = z.output<typeof tlsSchema>;
 
 export function resolveBatchLimits(b: BatchConfig): BatchLimits {
-  return { maxEvents: b.max_events, maxBytes: b.max_bytes, timeoutMs: b.timeout };
+  return {
+    maxEvents: b.max_events,
+    maxBytes: b.max_bytes,
+    timeoutMs: b.timeout,
+    idleMs: b.idle_flush,
+  };
 }
 
 /** Absolute http(s) URL; credentials in the URL are refused so they cannot end up in logs. */

@@ -93,6 +93,9 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
   let draining = false;
   let cursor = 0;
   let inFlight = 0;
+  /** When notify() last said new rows were queued (0: not since start, so quiet already). */
+  let lastQueuedAt = 0;
+  const idleMs = o.limits.idleMs ?? 0;
   let wake: (() => void) | null = null;
   let mainLoop: Promise<void> | null = null;
   const inflightDone = new Set<Promise<void>>();
@@ -332,7 +335,9 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
         continue;
       }
       if (pending < fullCount && !draining) {
-        // A partial batch waits until its oldest event is `timeoutMs` old, to fill up.
+        // A partial batch waits until its oldest event is `timeoutMs` old, to fill up, unless
+        // nothing has been queued for `idleMs`: then nothing is coming to fill it (the
+        // source caught up, the burst is over) and waiting only delays delivery.
         let oldest: number | null;
         try {
           oldest = o.store.peekOldest(name, cursor);
@@ -346,9 +351,12 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
           await waitForWork(200);
           continue;
         }
-        const age = now() - oldest;
-        if (age < o.limits.timeoutMs) {
-          await waitForWork(o.limits.timeoutMs - age);
+        const t = now();
+        const age = t - oldest;
+        const quiet = t - lastQueuedAt;
+        if (age < o.limits.timeoutMs && (idleMs <= 0 || quiet < idleMs)) {
+          const untilQuiet = idleMs > 0 ? idleMs - quiet : Infinity;
+          await waitForWork(Math.min(o.limits.timeoutMs - age, untilQuiet));
           continue;
         }
       }
@@ -378,6 +386,7 @@ export function createDeliveryLoop(o: DeliveryOptions): DeliveryLoop {
       mainLoop = run();
     },
     notify() {
+      lastQueuedAt = now();
       wake?.();
     },
     async stop(deadline) {

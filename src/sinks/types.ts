@@ -54,4 +54,10 @@ export interface BatchLimits {
   maxBytes: number;
   /** Send a partial batch after this long. */
   timeoutMs: number;
+  /**
+   * Send a partial batch as soon as no new event has been queued for this sink for this
+   * long (the input went quiet: nothing more is coming to fill it). Absent or 0: a partial
+   * batch always waits out `timeoutMs`.
+   */
+  idleMs?: number;
 }

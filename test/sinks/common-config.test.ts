@@ -28,7 +28,7 @@ describe('commonSinkKeys', () => {
   it('fills every default', () => {
     expect(sink.parse({ type: 'x' })).toEqual({
       type: 'x',
-      batch: { max_events: 500, max_bytes: 1_000_000, timeout: 2000 },
+      batch: { max_events: 500, max_bytes: 1_000_000, timeout: 2000, idle_flush: 200 },
       request: { timeout: 30_000, concurrency: 1 },
       retry: { initial_backoff: 1000, max_backoff: 60_000, unhealthy_backoff: 30_000 },
     });
@@ -37,15 +37,16 @@ describe('commonSinkKeys', () => {
   it('parses units', () => {
     const c = sink.parse({
       type: 'x',
-      batch: { max_events: 10, max_bytes: '512KiB', timeout: '250ms' },
+      batch: { max_events: 10, max_bytes: '512KiB', timeout: '250ms', idle_flush: '0s' },
       request: { timeout: '5s', concurrency: 4 },
       retry: { initial_backoff: '500ms', max_backoff: '2m', max_age: '7d' },
     });
-    expect(c.batch).toEqual({ max_events: 10, max_bytes: 524_288, timeout: 250 });
+    expect(c.batch).toEqual({ max_events: 10, max_bytes: 524_288, timeout: 250, idle_flush: 0 });
     expect(resolveBatchLimits(c.batch)).toEqual({
       maxEvents: 10,
       maxBytes: 524_288,
       timeoutMs: 250,
+      idleMs: 0,
     });
     expect(c.request).toEqual({ timeout: 5000, concurrency: 4 });
     expect(c.retry).toEqual({
@@ -64,6 +65,8 @@ describe('commonSinkKeys', () => {
     [{ batch: { max_bytes: 0 } }, /max_bytes must be positive/],
     [{ request: { concurrency: 0 } }, /request\.concurrency/],
     [{ request: { timeout: 'soon' } }, /invalid duration/],
+    [{ batch: { idle_flush: 'when quiet' } }, /invalid duration/],
+    [{ batch: { idle_flush: '-1s' } }, /invalid duration/],
     [
       { retry: { initial_backoff: '10s', max_backoff: '1s' } },
       /max_backoff must be at least initial_backoff/,

@@ -225,6 +225,54 @@ describe('delivery loop', () => {
     await l.stop(Date.now());
   });
 
+  it('sends a partial batch once nothing new has been queued for idle_flush', async () => {
+    ingest(3);
+    const f = fakeSink(() => ({ kind: 'ok' }));
+    const limits = { maxEvents: 10, maxBytes: 1e6, timeoutMs: 60_000, idleMs: 100 };
+    const l = loop(f.driver, { limits });
+    l.notify();
+    const t0 = Date.now();
+    l.start();
+    await l.idle();
+    // Without the idle flush the three events would wait out the 60 s batch timeout.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(90);
+    expect(f.calls).toEqual([ids(3)]);
+    await l.stop(Date.now());
+  });
+
+  it('keeps filling a partial batch while events keep arriving faster than idle_flush', async () => {
+    const f = fakeSink(() => ({ kind: 'ok' }));
+    const limits = { maxEvents: 100, maxBytes: 1e6, timeoutMs: 60_000, idleMs: 400 };
+    const l = loop(f.driver, { limits });
+    l.start();
+    for (let i = 0; i < 6; i++) {
+      ingest(2, i * 2);
+      l.notify();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(f.calls).toEqual([]);
+    await l.idle();
+    expect(f.calls).toEqual([ids(12)]);
+    await l.stop(Date.now());
+  });
+
+  it('sends at the batch timeout even while events keep arriving', async () => {
+    const f = fakeSink(() => ({ kind: 'ok' }));
+    const limits = { maxEvents: 1000, maxBytes: 1e6, timeoutMs: 150, idleMs: 60_000 };
+    const l = loop(f.driver, { limits });
+    l.start();
+    const t0 = Date.now();
+    for (let i = 0; f.calls.length === 0 && Date.now() - t0 < 10_000; i++) {
+      ingest(1, i);
+      l.notify();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(f.calls.length).toBe(1);
+    expect(f.calls[0]!.length).toBeGreaterThan(1);
+    await l.stop(Date.now() + 1000);
+  });
+
   it('keeps several requests in flight with concurrency > 1', async () => {
     ingest(40);
     let inFlight = 0;

@@ -1,9 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, PAGE_CACHE_KIB, type Store } from '../../src/store/store.js';
+import {
+  openStore,
+  PAGE_CACHE_KIB,
+  PAGE_SIZE,
+  WAL_CHECKPOINT_BYTES,
+  type Store,
+} from '../../src/store/store.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/schema.js';
 import type { FileCheckpoint } from '../../src/sources/types.js';
 
@@ -55,6 +61,50 @@ describe('store', () => {
     const plain = new Database(':memory:');
     expect(plain.pragma('cache_size', { simple: true })).toBe(-16000); // what it would be
     plain.close();
+  });
+
+  it('makes a new buffer with 16 KiB pages and checkpoints its WAL at about 4 MiB', () => {
+    expect(PAGE_SIZE).toBe(16 * 1024);
+    const s = open();
+    const pad = 'x'.repeat(1000);
+    // 24 MiB of bodies through the buffer: ingested, leased, acked.
+    let cursor = 0;
+    for (let b = 0; b < 48; b++) {
+      const items = Array.from({ length: 500 }, (_, i) => ({
+        id: `b${b}-${i}`,
+        body: JSON.stringify({ b, i, pad }),
+        sinks: ['a'],
+      }));
+      s.ingestBatch(items, null);
+      const leased = s.leaseBatch('a', cursor, 1000, 10_000_000);
+      cursor = leased[leased.length - 1]!.seq;
+      s.ackBatch(
+        'a',
+        leased.map((e) => e.seq),
+      );
+    }
+    expect(s.queueDepth('a')).toBe(0);
+    // The WAL is reused after each checkpoint: its size is the threshold plus one commit.
+    expect(statSync(join(dir, 'buffer.db-wal')).size).toBeLessThan(WAL_CHECKPOINT_BYTES * 1.5);
+    s.close();
+    const db = new Database(join(dir, 'buffer.db'));
+    expect(db.pragma('page_size', { simple: true })).toBe(PAGE_SIZE);
+    db.close();
+  });
+
+  it('keeps the page size of a buffer made by an older release', () => {
+    const old = new Database(join(dir, 'buffer.db'));
+    old.pragma('journal_mode = WAL');
+    migrate(old);
+    expect(old.pragma('page_size', { simple: true })).toBe(4096);
+    old.close();
+    const s = open();
+    s.ingestBatch([item('e1')], null);
+    expect(s.queueDepth('a')).toBe(1);
+    s.close();
+    const db = new Database(join(dir, 'buffer.db'));
+    expect(db.pragma('page_size', { simple: true })).toBe(4096);
+    db.close();
   });
 
   it('refuses a database from a newer release', () => {

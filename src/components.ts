@@ -3,12 +3,8 @@
  * path builds parsers, redaction, routes, sources and sinks the same way.
  */
 import type { Logger } from 'pino';
-import type { Config, SinkConfig, SourceConfig } from './config/schema.js';
+import type { SinkConfig, SourceConfig } from './config/schema.js';
 import { createFramer } from './framing/index.js';
-import { compileParser } from './parse/index.js';
-import { compileRedaction } from './redact/index.js';
-import { compileRoutes } from './route/index.js';
-import type { PipelineParts, RecordParser } from './pipeline.js';
 import { createDemoSource } from './sources/demo.js';
 import { createFileSource } from './sources/file/index.js';
 import { createStdinSource } from './sources/stdin.js';
@@ -20,33 +16,10 @@ import { createHttpSink } from './sinks/http.js';
 import { createSplunkHecSink } from './sinks/splunk-hec.js';
 import { createStdoutSink } from './sinks/stdout.js';
 import type { SinkDriver } from './sinks/types.js';
-
 import { HOST } from './host.js';
+import { buildParser, buildPipelineParts } from './pipeline/parts.js';
 
-export { HOST };
-
-export function buildParser(name: string, src: SourceConfig, cfg: Config): RecordParser {
-  return compileParser({ profile: src.profile, profiles: cfg.profiles, host: HOST, source: name });
-}
-
-/** Parsers, redaction and routes: the pure, swappable part of the pipeline. */
-export function buildPipelineParts(cfg: Config): PipelineParts {
-  const routes = compileRoutes({
-    routes: cfg.routes,
-    routes_default: cfg.routes_default,
-    sinks: Object.keys(cfg.sinks),
-  });
-  if (!routes.ok) throw new Error(routes.errors.map((e) => e.message).join('; '));
-  const parsers = new Map<string, RecordParser>();
-  for (const [name, src] of Object.entries(cfg.sources))
-    parsers.set(name, buildParser(name, src, cfg));
-  return {
-    parsers,
-    redaction: compileRedaction(cfg.redaction),
-    router: routes.router,
-    minSeverity: cfg.audit.min_severity,
-  };
-}
+export { HOST, buildParser, buildPipelineParts };
 
 /**
  * When this buffer first ran a release that deletes ended files' checkpoints (recorded on

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { buildPipelineParts } from '../components.js';
+import { buildPipelineParts } from './parts.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { processRecords, type PipelineParts } from './stages.js';
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,5 +191,31 @@ describe('stage worker', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('the stage worker module', () => {
+  it('loads none of the agent modules the worker does not use (sinks, HTTP client, watcher, SQLite)', () => {
+    const worker = fileURLToPath(new URL('../../dist/pipeline/worker.js', import.meta.url));
+    const parts = fileURLToPath(new URL('../../dist/pipeline/parts.js', import.meta.url));
+    // Import what the worker imports (worker.js itself needs a parent port) and list every
+    // CommonJS module that got loaded: the dependencies the worker's isolate pays for.
+    const script = [
+      `import ${JSON.stringify(parts)};`,
+      `import ${JSON.stringify(fileURLToPath(new URL('../../dist/pipeline/stages.js', import.meta.url)))};`,
+      `import { createRequire } from 'node:module';`,
+      `console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`,
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = JSON.parse(r.stdout) as string[];
+    for (const heavy of ['undici', 'chokidar', 'better-sqlite3', 'prom-client', 'pino'])
+      expect(loaded.filter((p) => p.includes(`/node_modules/${heavy}/`))).toEqual([]);
+    // The worker module imports exactly these two of the project's modules.
+    const src = readFileSync(worker, 'utf8');
+    const imports = [...src.matchAll(/from '(\.[^']+)'/g)].map((m) => m[1]).sort();
+    expect(imports).toEqual(['./parts.js', './stages.js']);
   });
 });

@@ -140,7 +140,7 @@ export function openStore(opts: StoreOptions): Store {
   const pageCacheKiB = -(db.pragma('cache_size', { simple: true }) as number);
   if (!opts.readonly) {
     // A new buffer gets PAGE_SIZE pages; one that exists keeps the size it was made with
-    // (changing it means rewriting the whole file, and a WAL database cannot).
+    // (changing it means rewriting the whole file, and a WAL database cannot in place).
     if ((db.pragma('page_count', { simple: true }) as number) === 0)
       db.pragma(`page_size = ${PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
@@ -694,13 +694,18 @@ export function openStore(opts: StoreOptions): Store {
 export const PAGE_CACHE_KIB = 2048;
 
 /**
- * Page size of a new buffer database. A batch row holds a few hundred KiB of event bodies,
- * stored as a chain of overflow pages: with SQLite's default 4 KiB page each row is about
- * 125 pages, each its own WAL frame, checksum and, on ack, freelist entry. With 16 KiB
- * pages the store's own loop (ingest a 500-event batch row, lease, ack) takes about a
- * quarter less CPU; 8, 32 and 64 KiB save less (`npm run bench:store`, bench/store.ts).
+ * Page size of a new buffer database: SQLite's default, 4 KiB, chosen by measurement
+ * (`npm run bench:store`, bench/store.ts). A batch row holds its events' bodies as a chain
+ * of overflow pages, and under load (500-event rows) larger pages save CPU: 8 KiB about a
+ * fifth of the store's, 16 KiB about a third. But every commit writes whole pages for the
+ * small rows it touches (queue row, checkpoint, indexes), and at the rates an agent runs at
+ * most of the time commits are small: with 5-event rows 16 KiB pages wrote 2.5× the bytes
+ * of 4 KiB ones for more CPU, 8 KiB 1.2× the bytes. A steady 5,000 lines/s run wrote 1.8×
+ * its input with 16 KiB pages instead of 1.1×. Disk writes at the steady rate matter more
+ * than CPU at full speed, which is not what limits throughput (issue 7: the store is about
+ * a fifth of the main thread). A buffer keeps the page size it was made with.
  */
-export const PAGE_SIZE = 16 * 1024;
+export const PAGE_SIZE = 4096;
 
 /**
  * WAL size at which a commit checkpoints it: SQLite's default of 1000 pages at 4 KiB,

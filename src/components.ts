@@ -71,7 +71,7 @@ export function buildSink(name: string, cfg: SinkConfig, logger: Logger): SinkDr
   const log = logger.child({ sink: name });
   switch (cfg.type) {
     case 'file':
-      return createFileSink(name, cfg);
+      return createFileSink(name, cfg, { logger: log });
     case 'stdout':
       return createStdoutSink(name, cfg);
     case 'datadog':

@@ -11,19 +11,26 @@
  * - Optional size rotation: past `rotate.max_size` the file is renamed with a timestamp suffix
  *   and a new one started; `rotate.max_files` old files are kept per path.
  * - Write errors (disk full, permissions) are transient verdicts: the rows stay buffered.
+ * - A partial last line left by a write the process did not finish (killed mid-write: a
+ *   write to a regular file can stop short when a fatal signal arrives) is cut when the
+ *   file is next opened, so the next line does not run into it. Its events were never
+ *   acknowledged, so they are still buffered and are written again. Uncompressed files
+ *   only: a torn gzip member cannot be found without inflating the whole file.
  */
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import type { Logger } from 'pino';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
@@ -156,21 +163,90 @@ interface OpenFile {
   lastWrite: number;
 }
 
+const NL = 0x0a;
+const TAIL_CHUNK = 64 * 1024;
+/** A partial line up to this long (or batch.max_bytes, if larger) is cut when found. */
+const MIN_TORN_LIMIT = 16 * 1024 * 1024;
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/**
+ * Where the text after the file's last newline starts; -1 when the file is empty or ends
+ * with a newline; -2 when that text is longer than `limit` bytes (reads at most about that
+ * much, backwards from the end).
+ */
+function partialLineStart(fd: number, size: number, limit: number): number {
+  if (size === 0) return -1;
+  const buf = Buffer.allocUnsafe(Math.min(TAIL_CHUNK, size));
+  for (let end = size; size - end < limit;) {
+    const n = Math.min(buf.length, end);
+    readSync(fd, buf, 0, n, end - n);
+    const i = buf.lastIndexOf(NL, n - 1);
+    if (i !== -1) {
+      const at = end - n + i + 1;
+      if (at === size) return -1;
+      return size - at <= limit ? at : -2;
+    }
+    end -= n;
+    if (end === 0) return size <= limit ? 0 : -2;
+  }
+  return -2;
+}
+
 export function createFileSink(
   name: string,
   cfg: FileSinkConfig,
-  now: () => number = Date.now,
+  opts: { now?: () => number; logger?: Logger } = {},
 ): SinkDriver {
+  const now = opts.now ?? Date.now;
   const parts = compilePathTemplate(cfg.path);
   const hasFields = parts.some((p) => 'field' in p || 'time' in p);
   const files = new Map<string, OpenFile>();
+
+  /**
+   * Cut a partial last line an interrupted write left (see the header), when it is no
+   * longer than one event of ours can be: a longer unterminated tail is not ours to remove,
+   * so a newline goes after it instead and our lines still start on a line of their own.
+   */
+  const repairTail = (path: string, fd: number, size: number): number => {
+    const limit = Math.max(cfg.batch.max_bytes, MIN_TORN_LIMIT);
+    const at = partialLineStart(fd, size, limit);
+    if (at === -1) return size;
+    if (at >= 0) {
+      ftruncateSync(fd, at);
+      fsyncSync(fd);
+      opts.logger?.warn(
+        { file: path, bytes: size - at },
+        'file sink: cut a partial last line left by an interrupted write; its events are still buffered and are written again',
+      );
+      return at;
+    }
+    writeAll(fd, Buffer.from([NL]));
+    opts.logger?.warn(
+      { file: path },
+      'file sink: the file does not end with a newline; starting a new line after it',
+    );
+    return size + 1;
+  };
 
   const open = (path: string): OpenFile => {
     let f = files.get(path);
     if (f) return f;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const fd = openSync(path, 'a', 0o600);
-    f = { fd, size: statSync(path).size, lastWrite: now() };
+    const fd = openSync(path, 'a+', 0o600);
+    let size = fstatSync(fd).size;
+    if (cfg.compression === 'none') {
+      try {
+        size = repairTail(path, fd, size);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+    }
+    f = { fd, size, lastWrite: now() };
     files.set(path, f);
     return f;
   };
@@ -208,11 +284,6 @@ export function createFileSink(
   };
   const idleTimer = setInterval(closeIdle, Math.min(cfg.idle_timeout, 30_000));
   idleTimer.unref();
-
-  const writeAll = (fd: number, buf: Buffer) => {
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-  };
 
   return {
     name,

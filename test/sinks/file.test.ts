@@ -1,4 +1,12 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +17,7 @@ import {
   fileSinkSchema,
   renderPath,
 } from '../../src/sinks/file.js';
+import type { Logger } from 'pino';
 import type { QueuedEvent } from '../../src/sinks/types.js';
 
 let dir: string;
@@ -96,11 +105,9 @@ describe('file sink', () => {
   it('rotates by size and keeps max_files old files', async () => {
     const path = join(dir, 'a.ndjson');
     let t = Date.UTC(2026, 0, 1);
-    const s = createFileSink(
-      'f',
-      cfg({ path, rotate: { max_size: 200, max_files: 2 } }),
-      () => (t += 1000),
-    );
+    const s = createFileSink('f', cfg({ path, rotate: { max_size: 200, max_files: 2 } }), {
+      now: () => (t += 1000),
+    });
     for (let i = 0; i < 10; i++) await s.send([ev(i)], signal);
     await s.close();
     const files = readdirSync(dir).sort();
@@ -123,5 +130,54 @@ describe('file sink', () => {
     chmodSync(dir, 0o500);
     const s = createFileSink('f', cfg({ path: join(dir, 'sub', 'x.ndjson') }));
     expect(await s.send([ev(1)], signal)).toMatchObject({ kind: 'retry' });
+  });
+});
+
+describe('file sink after an interrupted write', () => {
+  const lines = (path: string) => readFileSync(path, 'utf8').split('\n');
+
+  it('cuts the partial last line a killed process left, and writes whole lines after it', async () => {
+    const path = join(dir, 'a.ndjson');
+    const whole = ev(1).body;
+    writeFileSync(path, `${whole}\n${ev(2).body.slice(0, 17)}`); // killed mid-write
+    const warnings: unknown[] = [];
+    const logger = { warn: (o: unknown) => warnings.push(o) } as unknown as Logger;
+    const s = createFileSink('f', cfg({ path }), { logger });
+    expect((await s.send([ev(2), ev(3)], signal)).kind).toBe('ok');
+    await s.close();
+    expect(lines(path)).toEqual([whole, ev(2).body, ev(3).body, '']);
+    for (const l of lines(path).filter(Boolean))
+      expect(() => JSON.parse(l) as unknown).not.toThrow();
+    expect(warnings).toEqual([{ file: path, bytes: 17 }]);
+  });
+
+  it('cuts a file that holds nothing but a partial line', async () => {
+    const path = join(dir, 'a.ndjson');
+    writeFileSync(path, ev(1).body.slice(0, 30));
+    const s = createFileSink('f', cfg({ path }));
+    await s.send([ev(1)], signal);
+    await s.close();
+    expect(lines(path)).toEqual([ev(1).body, '']);
+  });
+
+  it('leaves a long unterminated tail it cannot have written, and starts a new line after it', async () => {
+    const path = join(dir, 'a.ndjson');
+    const foreign = `header\n${'x'.repeat(17 * 1024 * 1024)}`;
+    writeFileSync(path, foreign);
+    const s = createFileSink('f', cfg({ path }));
+    await s.send([ev(1)], signal);
+    await s.close();
+    const text = readFileSync(path, 'utf8');
+    expect(text.startsWith(foreign)).toBe(true);
+    expect(text.slice(foreign.length)).toBe(`\n${ev(1).body}\n`);
+  });
+
+  it('leaves a file that ends with a newline as it is', async () => {
+    const path = join(dir, 'a.ndjson');
+    writeFileSync(path, `${ev(1).body}\n`);
+    const s = createFileSink('f', cfg({ path }));
+    await s.send([ev(2)], signal);
+    await s.close();
+    expect(lines(path)).toEqual([ev(1).body, ev(2).body, '']);
   });
 });

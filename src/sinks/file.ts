@@ -13,9 +13,9 @@
  * - Write errors (disk full, permissions) are transient verdicts: the rows stay buffered.
  * - A partial last line left by a write the process did not finish (killed mid-write: a
  *   write to a regular file can stop short when a fatal signal arrives) is cut when the
- *   file is next opened, so the next line does not run into it. Its events were never
- *   acknowledged, so they are still buffered and are written again. Uncompressed files
- *   only: a torn gzip member cannot be found without inflating the whole file.
+ *   file is next opened, so the next line does not run into it; with gzip, the unfinished
+ *   member is cut, so readers that stop at a broken member reach what follows. Its events
+ *   were never acknowledged, so they are still buffered and are written again.
  */
 import {
   closeSync,
@@ -32,7 +32,7 @@ import {
 } from 'node:fs';
 import type { Logger } from 'pino';
 import { basename, dirname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { zDuration, zSize } from '../config/zod-units.js';
 import { commonSinkKeys } from './common-config.js';
@@ -196,6 +196,57 @@ function partialLineStart(fd: number, size: number, limit: number): number {
   return -2;
 }
 
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
+/** Candidate member starts tried when looking for a torn gzip member. */
+const MAX_GZIP_CANDIDATES = 256;
+
+type GzipRun = 'whole' | 'torn' | 'bad';
+
+/** Whether `buf` is whole gzip members (to its last byte), stops short, or is not gzip. */
+function gzipRun(buf: Buffer): GzipRun {
+  try {
+    const r = gunzipSync(buf, { info: true }) as unknown as { engine: { bytesWritten: number } };
+    return r.engine.bytesWritten === buf.length ? 'whole' : 'bad';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR' ? 'torn' : 'bad';
+  }
+}
+
+/**
+ * For a gzip file: where a member torn by an interrupted write starts, so the file can be
+ * cut back to its last whole member; -1 when it ends with a whole member, or when its end
+ * cannot be read as gzip at all (not ours to cut). Looks at the last `limit` bytes. A cut
+ * point must be a member boundary, proven by the member before it inflating whole up to
+ * exactly there (or by being the file's first byte), so a gzip header that happens to
+ * appear inside compressed data is never taken for one.
+ */
+function tornGzipStart(fd: number, size: number, limit: number): number {
+  if (size === 0) return -1;
+  const from = Math.max(0, size - limit);
+  const tail = Buffer.allocUnsafe(size - from);
+  readSync(fd, tail, 0, tail.length, from);
+  // Candidate starts, last first: every gzip header, and a header cut short at the very end.
+  const starts: number[] = [];
+  for (let k = 1; k <= 2; k++)
+    if (tail.length >= k && tail.subarray(tail.length - k).equals(GZIP_MAGIC.subarray(0, k)))
+      starts.push(tail.length - k);
+  for (let i = tail.lastIndexOf(GZIP_MAGIC); i !== -1 && starts.length < MAX_GZIP_CANDIDATES;) {
+    starts.push(i);
+    i = i > 0 ? tail.lastIndexOf(GZIP_MAGIC, i - 1) : -1;
+  }
+  const boundary = (p: number): boolean => {
+    if (from + p === 0) return true;
+    for (const q of starts) if (q < p && gzipRun(tail.subarray(q, p)) === 'whole') return true;
+    return false;
+  };
+  for (const p of starts) {
+    const run = gzipRun(tail.subarray(p));
+    if (run === 'whole') return -1;
+    if (run === 'torn' && boundary(p)) return from + p;
+  }
+  return -1;
+}
+
 export function createFileSink(
   name: string,
   cfg: FileSinkConfig,
@@ -232,19 +283,31 @@ export function createFileSink(
     return size + 1;
   };
 
+  /** Cut a gzip member an interrupted write left unfinished (see the header). */
+  const repairGzipTail = (path: string, fd: number, size: number): number => {
+    const at = tornGzipStart(fd, size, Math.max(cfg.batch.max_bytes, MIN_TORN_LIMIT));
+    if (at === -1) return size;
+    ftruncateSync(fd, at);
+    fsyncSync(fd);
+    opts.logger?.warn(
+      { file: path, bytes: size - at },
+      'file sink: cut a gzip member left unfinished by an interrupted write; its events are still buffered and are written again',
+    );
+    return at;
+  };
+
   const open = (path: string): OpenFile => {
     let f = files.get(path);
     if (f) return f;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fd = openSync(path, 'a+', 0o600);
     let size = fstatSync(fd).size;
-    if (cfg.compression === 'none') {
-      try {
-        size = repairTail(path, fd, size);
-      } catch (err) {
-        closeSync(fd);
-        throw err;
-      }
+    try {
+      size =
+        cfg.compression === 'none' ? repairTail(path, fd, size) : repairGzipTail(path, fd, size);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
     }
     f = { fd, size, lastWrite: now() };
     files.set(path, f);

@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   compilePathTemplate,
@@ -179,5 +179,54 @@ describe('file sink after an interrupted write', () => {
     await s.send([ev(2)], signal);
     await s.close();
     expect(lines(path)).toEqual([ev(1).body, ev(2).body, '']);
+  });
+
+  describe('gzip', () => {
+    const member = (...evs: QueuedEvent[]) =>
+      gzipSync(Buffer.from(evs.map((e) => `${e.body}\n`).join('')));
+    const bodies = (path: string) =>
+      gunzipSync(readFileSync(path)).toString('utf8').split('\n').filter(Boolean);
+
+    it.each([1, 2, 3, 10, 40])(
+      'cuts a member torn after %i bytes, so every whole member and the next ones read back',
+      async (cut) => {
+        const path = join(dir, 'a.ndjson.gz');
+        const whole = Buffer.concat([member(ev(1)), member(ev(2), ev(3))]);
+        const torn = member(ev(4), ev(5));
+        expect(cut).toBeLessThan(torn.length);
+        writeFileSync(path, Buffer.concat([whole, torn.subarray(0, cut)]));
+        const warnings: unknown[] = [];
+        const logger = { warn: (o: unknown) => warnings.push(o) } as unknown as Logger;
+        const s = createFileSink('f', cfg({ path, compression: 'gzip' }), { logger });
+        expect((await s.send([ev(4), ev(5)], signal)).kind).toBe('ok');
+        await s.close();
+        expect(readFileSync(path).subarray(0, whole.length).equals(whole)).toBe(true);
+        expect(bodies(path)).toEqual([1, 2, 3, 4, 5].map((i) => ev(i).body));
+        expect(warnings).toEqual([{ file: path, bytes: cut }]);
+      },
+    );
+
+    it('leaves a file that ends with a whole member as it is', async () => {
+      const path = join(dir, 'a.ndjson.gz');
+      const whole = Buffer.concat([member(ev(1)), member(ev(2))]);
+      writeFileSync(path, whole);
+      const s = createFileSink('f', cfg({ path, compression: 'gzip' }));
+      await s.send([ev(3)], signal);
+      await s.close();
+      expect(readFileSync(path).subarray(0, whole.length).equals(whole)).toBe(true);
+      expect(bodies(path)).toEqual([1, 2, 3].map((i) => ev(i).body));
+    });
+
+    it('leaves a file it cannot read as gzip alone', async () => {
+      const path = join(dir, 'a.ndjson.gz');
+      const foreign = Buffer.from('not gzip at all \u001f\u008b');
+      writeFileSync(path, foreign);
+      const s = createFileSink('f', cfg({ path, compression: 'gzip' }));
+      await s.send([ev(1)], signal);
+      await s.close();
+      const after = readFileSync(path);
+      expect(after.subarray(0, foreign.length).equals(foreign)).toBe(true);
+      expect(gunzipSync(after.subarray(foreign.length)).toString()).toBe(`${ev(1).body}\n`);
+    });
   });
 });

@@ -257,24 +257,29 @@ export function createFileSink(
   const hasFields = parts.some((p) => 'field' in p || 'time' in p);
   const files = new Map<string, OpenFile>();
 
+  /** The most an interrupted write of ours can have left behind. */
+  const tornLimit = Math.max(cfg.batch.max_bytes, MIN_TORN_LIMIT);
+
+  /** Truncate what an interrupted write left after `at`: its events are still buffered. */
+  const cutAt = (path: string, fd: number, size: number, at: number, what: string): number => {
+    ftruncateSync(fd, at);
+    fsyncSync(fd);
+    opts.logger?.warn(
+      { file: path, bytes: size - at },
+      `file sink: cut ${what} left by an interrupted write; its events are still buffered and are written again`,
+    );
+    return at;
+  };
+
   /**
    * Cut a partial last line an interrupted write left (see the header), when it is no
    * longer than one event of ours can be: a longer unterminated tail is not ours to remove,
    * so a newline goes after it instead and our lines still start on a line of their own.
    */
   const repairTail = (path: string, fd: number, size: number): number => {
-    const limit = Math.max(cfg.batch.max_bytes, MIN_TORN_LIMIT);
-    const at = partialLineStart(fd, size, limit);
+    const at = partialLineStart(fd, size, tornLimit);
     if (at === -1) return size;
-    if (at >= 0) {
-      ftruncateSync(fd, at);
-      fsyncSync(fd);
-      opts.logger?.warn(
-        { file: path, bytes: size - at },
-        'file sink: cut a partial last line left by an interrupted write; its events are still buffered and are written again',
-      );
-      return at;
-    }
+    if (at >= 0) return cutAt(path, fd, size, at, 'a partial last line');
     writeAll(fd, Buffer.from([NL]));
     opts.logger?.warn(
       { file: path },
@@ -285,15 +290,8 @@ export function createFileSink(
 
   /** Cut a gzip member an interrupted write left unfinished (see the header). */
   const repairGzipTail = (path: string, fd: number, size: number): number => {
-    const at = tornGzipStart(fd, size, Math.max(cfg.batch.max_bytes, MIN_TORN_LIMIT));
-    if (at === -1) return size;
-    ftruncateSync(fd, at);
-    fsyncSync(fd);
-    opts.logger?.warn(
-      { file: path, bytes: size - at },
-      'file sink: cut a gzip member left unfinished by an interrupted write; its events are still buffered and are written again',
-    );
-    return at;
+    const at = tornGzipStart(fd, size, tornLimit);
+    return at === -1 ? size : cutAt(path, fd, size, at, 'an unfinished gzip member');
   };
 
   const open = (path: string): OpenFile => {

@@ -125,3 +125,18 @@ export function writeConfig(dir: string, yaml: string, name = 'auditshipper.yaml
   writeFileSync(p, yaml);
   return p;
 }
+
+/**
+ * The start of a config most integration tests share: the buffer in `dir/data`, no API, and
+ * one file source `app` reading `dir/logs/*.log` as JSON lines. Append `sinks:` and routes.
+ */
+export function jsonLogsConfig(dir: string): string {
+  return `data_dir: ${join(dir, 'data')}
+api: { enabled: false }
+sources:
+  app:
+    type: file
+    include: ["${join(dir, 'logs')}/*.log"]
+    format: json
+`;
+}

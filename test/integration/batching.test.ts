@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
+import { jsonLogsConfig, startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
 import { startGenericReceiver } from '../helpers/receivers/index.js';
 import { retoolAuditLine, rng } from '../helpers/workload.js';
 
@@ -27,14 +27,7 @@ async function firstRequestAfterStart(
   );
   const cfg = writeConfig(
     dir,
-    `
-data_dir: ${join(dir, 'data')}
-api: { enabled: false }
-sources:
-  app:
-    type: file
-    include: ["${join(dir, 'logs')}/*.log"]
-    format: json
+    `${jsonLogsConfig(dir)}
 sinks:
   siem:
     type: http

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
+import { jsonLogsConfig, startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
 import { retoolAuditLine, rng } from '../helpers/workload.js';
 
 const EVENTS = 20;
@@ -27,14 +27,7 @@ async function runOver(compression: 'none' | 'gzip', before: Buffer) {
   writeFileSync(out, before);
   const cfg = writeConfig(
     dir,
-    `
-data_dir: ${join(dir, 'data')}
-api: { enabled: false }
-sources:
-  app:
-    type: file
-    include: ["${join(dir, 'logs')}/*.log"]
-    format: json
+    `${jsonLogsConfig(dir)}
 sinks:
   archive:
     type: file

@@ -256,6 +256,14 @@ export function createFileSink(
   const parts = compilePathTemplate(cfg.path);
   const hasFields = parts.some((p) => 'field' in p || 'time' in p);
   const files = new Map<string, OpenFile>();
+  /**
+   * Paths whose end this process already checked: after that only this process appends to
+   * them, whole writes or writes it cut back itself, so reopening one (after idle_timeout)
+   * does not read and inflate its tail again. Bounded: cleared when it grows large
+   * (time-partitioned paths), at worst a tail is checked once more.
+   */
+  const checked = new Set<string>();
+  const MAX_CHECKED = 10_000;
 
   /** The most an interrupted write of ours can have left behind. */
   const tornLimit = Math.max(cfg.batch.max_bytes, MIN_TORN_LIMIT);
@@ -300,12 +308,16 @@ export function createFileSink(
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fd = openSync(path, 'a+', 0o600);
     let size = fstatSync(fd).size;
-    try {
-      size =
-        cfg.compression === 'none' ? repairTail(path, fd, size) : repairGzipTail(path, fd, size);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
+    if (!checked.has(path)) {
+      try {
+        size =
+          cfg.compression === 'none' ? repairTail(path, fd, size) : repairGzipTail(path, fd, size);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      if (checked.size >= MAX_CHECKED) checked.clear();
+      checked.add(path);
     }
     f = { fd, size, lastWrite: now() };
     files.set(path, f);

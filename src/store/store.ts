@@ -698,10 +698,10 @@ export const PAGE_CACHE_KIB = 2048;
  * (`npm run bench:store`, bench/store.ts). A batch row holds its events' bodies as a chain
  * of overflow pages, and under load (500-event rows) larger pages save CPU: 8 KiB 4-22%
  * of the store's over three runs, 16 KiB about a quarter. But every commit writes whole
- * pages for the small rows it touches (queue row, checkpoint, indexes), and at the rates an
- * agent runs at most of the time commits are small: with 5-event rows 16 KiB pages wrote 2.5× the bytes
- * of 4 KiB ones for more CPU, 8 KiB 1.2× the bytes. A steady 5,000 lines/s run wrote 1.8×
- * its input with 16 KiB pages instead of 1.1×. Disk writes at the steady rate matter more
+ * pages for the small rows it touches (queue row, checkpoint, indexes), and at the rates
+ * an agent runs at most of the time commits are small: with 5-event rows 16 KiB pages
+ * wrote 2.5× the bytes of 4 KiB ones for more CPU, 8 KiB 1.2× the bytes. A steady 5,000
+ * lines/s run wrote 1.8× its input with 16 KiB pages instead of 1.1×. Disk writes at the steady rate matter more
  * than CPU at full speed, which is not what limits throughput (issue 7: the store is about
  * a fifth of the main thread). A buffer keeps the page size it was made with.
  */

@@ -467,7 +467,12 @@ describe('operations (integration)', () => {
       (await import('node:fs')).readFileSync(cfg, 'utf8').replace('level: info', 'level: debug'),
     );
     a.child.kill('SIGHUP');
-    await waitFor('reloaded', () => /config reloaded/.test(a.stderr()) || undefined, 10_000);
+    // On a timeout, show what the agent logged (a rare CI failure here left no trace).
+    await waitFor('reloaded', () => /config reloaded/.test(a.stderr()) || undefined, 10_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}; agent stderr:\n${a.stderr().slice(-4000)}`);
+      },
+    );
     appendFileSync(join(dir, 'logs', 'app.log'), retoolAuditLine(1, rng(2)) + '\n');
     await waitFor(
       'delivered',

@@ -126,17 +126,34 @@ export function writeConfig(dir: string, yaml: string, name = 'auditshipper.yaml
   return p;
 }
 
+export interface JsonLogsOptions {
+  /** `log.level`; unset: the agent's default. */
+  logLevel?: string;
+  /** The `api:` value; default `{ enabled: false }`. */
+  api?: string;
+  /** `shutdown_timeout`; unset: the agent's default. */
+  shutdownTimeout?: string;
+  /** The source's `rescan_interval`; unset: the source's default. */
+  rescanInterval?: string;
+}
+
 /**
- * The start of a config most integration tests share: the buffer in `dir/data`, no API, and
- * one file source `app` reading `dir/logs/*.log` as JSON lines. Append `sinks:` and routes.
+ * The start of a config most integration tests share: the buffer in `dir/data`, no API
+ * unless `o.api` says otherwise, and one file source `app` reading `dir/logs/*.log` as JSON
+ * lines. Append `sinks:` and routes.
  */
-export function jsonLogsConfig(dir: string): string {
-  return `data_dir: ${join(dir, 'data')}
-api: { enabled: false }
-sources:
-  app:
-    type: file
-    include: ["${join(dir, 'logs')}/*.log"]
-    format: json
-`;
+export function jsonLogsConfig(dir: string, o: JsonLogsOptions = {}): string {
+  return [
+    `data_dir: ${join(dir, 'data')}`,
+    ...(o.logLevel ? [`log: { level: ${o.logLevel} }`] : []),
+    `api: ${o.api ?? '{ enabled: false }'}`,
+    ...(o.shutdownTimeout ? [`shutdown_timeout: ${o.shutdownTimeout}`] : []),
+    'sources:',
+    '  app:',
+    '    type: file',
+    `    include: ["${join(dir, 'logs')}/*.log"]`,
+    '    format: json',
+    ...(o.rescanInterval ? [`    rescan_interval: ${o.rescanInterval}`] : []),
+    '',
+  ].join('\n');
 }

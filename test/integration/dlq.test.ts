@@ -7,7 +7,14 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readNdjsonTree, startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
+import {
+  readNdjsonTree,
+  jsonLogsConfig,
+  startCli,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers/agent.js';
 import { startGenericReceiver } from '../helpers/receivers/index.js';
 import { retoolAuditLine, rng } from '../helpers/workload.js';
 
@@ -36,17 +43,7 @@ describe('dead-letter queue (integration)', () => {
     const agentCfg = writeConfig(
       dir,
       `
-data_dir: ${join(dir, 'data')}
-log: { level: info }
-api: { listen: 127.0.0.1:0 }
-shutdown_timeout: 5s
-sources:
-  app:
-    type: file
-    include: ["${join(dir, 'logs')}/*.log"]
-    format: json
-    rescan_interval: 100ms
-sinks:
+${jsonLogsConfig(dir, { logLevel: 'info', shutdownTimeout: '5s', rescanInterval: '100ms', api: '{ listen: 127.0.0.1:0 }' })}sinks:
   siem:
     type: http
     url: ${siem.url}/ingest

@@ -10,7 +10,14 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startCli, tempDir, waitFor, writeConfig, type Running } from '../helpers/agent.js';
+import {
+  jsonLogsConfig,
+  startCli,
+  tempDir,
+  waitFor,
+  writeConfig,
+  type Running,
+} from '../helpers/agent.js';
 import {
   startGenericReceiver,
   type BaseReceiver,
@@ -54,17 +61,7 @@ async function setup(
   const cfg = writeConfig(
     dir,
     `
-data_dir: ${join(dir, 'data')}
-log: { level: info }
-api: { enabled: false }
-shutdown_timeout: 5s
-sources:
-  app:
-    type: file
-    include: ["${join(dir, 'logs')}/*.log"]
-    format: json
-    rescan_interval: 100ms
-sinks:
+${jsonLogsConfig(dir, { logLevel: 'info', shutdownTimeout: '5s', rescanInterval: '100ms' })}sinks:
   siem:
     type: http
     url: ${siem.url}/ingest

@@ -9,7 +9,7 @@
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
+import { jsonLogsConfig, startCli, tempDir, waitFor, writeConfig } from '../helpers/agent.js';
 import { startGenericReceiver, type GenericReceiver } from '../helpers/receivers/index.js';
 import { retoolAuditLine, rng } from '../helpers/workload.js';
 
@@ -20,17 +20,7 @@ function agentConfig(dir: string, url: string, batchEvents: number): string {
   return writeConfig(
     dir,
     `
-data_dir: ${join(dir, 'data')}
-log: { level: warn }
-api: { enabled: false }
-shutdown_timeout: 5s
-sources:
-  app:
-    type: file
-    include: ["${join(dir, 'logs')}/*.log"]
-    format: json
-    rescan_interval: 100ms
-sinks:
+${jsonLogsConfig(dir, { logLevel: 'warn', shutdownTimeout: '5s', rescanInterval: '100ms' })}sinks:
   siem:
     type: http
     url: ${url}/ingest

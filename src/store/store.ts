@@ -701,9 +701,10 @@ export const PAGE_CACHE_KIB = 2048;
  * pages for the small rows it touches (queue row, checkpoint, indexes), and at the rates
  * an agent runs at most of the time commits are small: with 5-event rows 16 KiB pages
  * wrote 2.5× the bytes of 4 KiB ones for more CPU, 8 KiB 1.2× the bytes. A steady 5,000
- * lines/s run wrote 1.8× its input with 16 KiB pages instead of 1.1×. Disk writes at the steady rate matter more
- * than CPU at full speed, which is not what limits throughput (issue 7: the store is about
- * a fifth of the main thread). A buffer keeps the page size it was made with.
+ * lines/s run wrote 1.8× its input with 16 KiB pages instead of 1.1×. Disk writes at the
+ * steady rate matter more than CPU at full speed, which is not what limits throughput
+ * (issue 7: the store is about a fifth of the main thread). A buffer keeps the page size
+ * it was made with.
  */
 export const PAGE_SIZE = 4096;
 
